@@ -1,0 +1,3 @@
+from dg_common.testing import isolate_ros
+
+isolate_ros()

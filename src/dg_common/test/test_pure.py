@@ -1,0 +1,89 @@
+import math
+
+import pytest
+
+from dg_common.geometry import quaternion_from_yaw, wrap_angle, yaw_from_quaternion
+from dg_common.param_schema import ParameterError, ParamSpec, validate
+from dg_common.validation import (
+    InvalidInput,
+    require_finite,
+    require_frame,
+    require_fresh,
+    require_size,
+)
+from dg_common.watchdog import Watchdog
+
+
+def test_param_spec_validates_types_ranges_and_choices():
+    speed = ParamSpec("speed_mps", "float", "cruise speed", default=1.0, min=0.0, max=5.0)
+    assert validate(speed, 2) == 2.0 and isinstance(validate(speed, 2), float)
+    with pytest.raises(ParameterError, match="speed_mps.*above the maximum 5.0"):
+        validate(speed, 9.0)
+    with pytest.raises(ParameterError, match="must be finite"):
+        validate(speed, math.nan)
+    with pytest.raises(ParameterError, match="must be a float"):
+        validate(speed, "fast")
+    with pytest.raises(ParameterError, match="must be a float"):
+        validate(speed, True)
+    mode = ParamSpec("mode", "str", "mode", default="a", choices=("a", "b"))
+    with pytest.raises(ParameterError, match="not one of"):
+        validate(mode, "c")
+    count = ParamSpec("count", "int", "count", default=1)
+    with pytest.raises(ParameterError, match="integer"):
+        validate(count, 1.5)
+
+
+def test_param_spec_arrays_and_required():
+    wps = ParamSpec("waypoints", "float[]", "xy pairs", min_len=2, max_len=4)
+    assert validate(wps, [1, 2.5]) == [1.0, 2.5]
+    with pytest.raises(ParameterError, match=r"waypoints'\[1\] must be finite"):
+        validate(wps, [1.0, math.inf])
+    with pytest.raises(ParameterError, match="at least 2"):
+        validate(wps, [1.0])
+    with pytest.raises(ParameterError, match="at most 4"):
+        validate(wps, [1.0] * 5)
+    with pytest.raises(ParameterError, match="is required"):
+        validate(wps, None)
+    with pytest.raises(ParameterError, match="above the maximum"):
+        ParamSpec("bad", "float", "bad default", default=1.0, max=0.5)
+    with pytest.raises(TypeError, match="unknown kind"):
+        ParamSpec("bad", "double", "wrong kind")
+
+
+def test_validation_helpers():
+    require_finite("odom", [0.0, 1.0])
+    with pytest.raises(InvalidInput, match="non-finite value nan at index 1"):
+        require_finite("odom", [0.0, math.nan])
+    require_frame("odom", "odom", {"odom", "map"})
+    with pytest.raises(InvalidInput, match="frame 'base_link'"):
+        require_frame("odom", "base_link", "odom")
+    require_fresh("odom", 10.0, 10.2, 0.5)
+    with pytest.raises(InvalidInput, match="stale by 1.000 s"):
+        require_fresh("odom", 9.0, 10.0, 0.5)
+    with pytest.raises(InvalidInput, match="future"):
+        require_fresh("odom", 12.0, 10.0, 0.5)
+    with pytest.raises(InvalidInput, match="not set"):
+        require_fresh("odom", 0.0, 10.0, 0.5)
+    with pytest.raises(InvalidInput, match="more than the limit"):
+        require_size("cloud", 11, 10)
+    with pytest.raises(InvalidInput, match="at least 1"):
+        require_size("path", 0, 10)
+
+
+def test_watchdog():
+    w = Watchdog(0.5)
+    assert w.expired(0.0) and w.age_s(0.0) == math.inf
+    w.feed(1.0)
+    assert not w.expired(1.5)
+    assert w.expired(1.51)
+    w.reset()
+    assert w.expired(1.0)
+    with pytest.raises(ValueError):
+        Watchdog(0.0)
+
+
+def test_geometry():
+    for yaw in (-3.0, -1.0, 0.0, 0.5, 3.1):
+        assert yaw_from_quaternion(*quaternion_from_yaw(yaw)) == pytest.approx(yaw)
+    assert wrap_angle(3 * math.pi / 2) == pytest.approx(-math.pi / 2)
+    assert wrap_angle(-math.pi) == pytest.approx(math.pi)
