@@ -67,11 +67,11 @@ np_inc=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')
 step 4 "compat/ interfaces"
 # Build a compat package only where the interpreter cannot import the real one (in ROS
 # mode the system has them all and every compat package is skipped).
-skip=()
+mapfile -t skip < <(tools/compat_present.sh "$VENV/bin/python")
 for dir in src/compat/*/; do
   pkg=$(basename "$dir")
-  if "$VENV/bin/python" -c "import $pkg.msg" 2>/dev/null; then
-    skip+=("$pkg"); echo "[setup] $pkg: provided by the environment"
+  if printf '%s\n' "${skip[@]}" | grep -qx "$pkg"; then
+    echo "[setup] $pkg: provided by the environment"
   else
     echo "[setup] $pkg: missing, building our wire-compatible definition"
   fi
@@ -82,6 +82,7 @@ step 5 "colcon build (symlink install: edits to Python sources need no rebuild)"
 source "$VENV/bin/activate"
 export AMENT_PREFIX_PATH=$VENV CMAKE_PREFIX_PATH=$VENV
 # Byte-compiling is the build's business; an inherited PYTHONDONTWRITEBYTECODE only adds noise.
-PYTHONDONTWRITEBYTECODE= colcon --log-base log build --base-paths src --symlink-install --event-handlers console_cohesion- summary+ \
+PYTHONDONTWRITEBYTECODE= colcon --log-base log build --base-paths src --symlink-install \
+  --event-handlers console_cohesion- summary+ \
   ${skip[@]:+--packages-skip "${skip[@]}"}
 echo "[setup] done: source tools/env.sh to use the workspace"

@@ -149,5 +149,5 @@ class ActuatorNode(DgNodeMixin, LifecycleNode):
     def on_exit(self) -> None:
         """At process exit: stop and publish the safe output one last time."""
         self._stop_timer()
-        if self._configured:
+        if self._configured and self.context.ok():
             self.publish_safe_output("process exit")

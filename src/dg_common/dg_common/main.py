@@ -27,8 +27,9 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Create the node with ``factory``, spin it until Ctrl-C/SIGTERM, return an exit code.
 
-    Exit code 0 on a normal stop, 2 on a configuration (parameter) error, and the
-    exception propagates for anything unexpected (a bug must be loud).
+    Exit code 0 on a normal stop, the node's ``exit_code`` when it ended itself with
+    ``finish()``, 2 on a configuration (parameter) error; the exception propagates for
+    anything unexpected (a bug must be loud).
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGTERM, _sigterm)
@@ -37,8 +38,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     try:
         node = factory()
         rclpy.spin(node)
+        code = getattr(node, "exit_code", None) or 0
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        code = getattr(node, "exit_code", None) or 0
     except ParameterError as exc:
         print(f"configuration error: {exc}", file=sys.stderr, flush=True)
         code = 2

@@ -21,10 +21,18 @@ WARN_THROTTLE_S = 1.0
 class DgNodeMixin:
     """Plumbing every DG node has; mixed into ``Node`` or ``LifecycleNode``."""
 
+    #: Set by :meth:`finish`; :func:`dg_common.main.run_node` returns it as the exit code.
+    exit_code: int | None = None
+
     def init_dg(self: Any, schema: Iterable[ParamSpec]) -> None:
         """Declare and validate parameters, start diagnostics."""
         self.params = declare_parameters(self, schema)
         self.diagnostics = Diagnostics(self)
+
+    def finish(self: Any, exit_code: int) -> None:
+        """End the process from inside a callback: spin returns, run_node exits with the code."""
+        self.exit_code = exit_code
+        self.context.try_shutdown()
 
     def now_s(self: Any) -> float:
         """Current ROS time [s] (sim time when use_sim_time is set)."""

@@ -1,3 +1,3 @@
-from dg_common.testing import isolate_ros
+from dg_common.isolation import isolate_ros
 
 isolate_ros()
