@@ -10,7 +10,8 @@ from rclpy.node import Node
 
 from dg_common.sim_time import now_s
 
-OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+#: Levels as ints (the message field is a ``byte``: converted when publishing).
+OK, WARN, ERROR = 0, 1, 2
 
 
 class TopicMonitor:
@@ -55,7 +56,7 @@ class Diagnostics:
     """
 
     def __init__(self, node: Node, period_s: float = 1.0) -> None:
-        """Create the publisher and timer on ``node``."""
+        """Create the publisher and timer on ``node`` (a DG node: it has ``guarded``)."""
         self._node = node
         self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._monitors: list[TopicMonitor] = []
@@ -64,7 +65,7 @@ class Diagnostics:
         self._values: dict[str, str] = {}
         self.callback_errors = 0
         self._timer = node.create_timer(
-            period_s, self.publish, clock=Clock(clock_type=ClockType.STEADY_TIME))
+            period_s, node.guarded(self.publish), clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def monitor(self, topic: str, timeout_s: float) -> TopicMonitor:
         """Add and return a monitor for an input topic."""
@@ -72,7 +73,7 @@ class Diagnostics:
         self._monitors.append(m)
         return m
 
-    def set_status(self, level: bytes, message: str) -> None:
+    def set_status(self, level: int, message: str) -> None:
         """Set the node's own level (OK/WARN/ERROR) and message."""
         self._level, self._message = level, message
 
@@ -102,7 +103,7 @@ class Diagnostics:
         if self.callback_errors:
             level = max(level, WARN)
         return DiagnosticStatus(
-            level=level, name=self._node.get_fully_qualified_name(),
+            level=bytes([level]), name=self._node.get_fully_qualified_name(),
             message="; ".join(messages), hardware_id=self._node.get_name(), values=values)
 
     def publish(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
+from dg_common.diagnostics import ERROR, OK
 from dg_common.node import DgNodeMixin
 from dg_common.param_schema import ParamSpec
 from dg_common.watchdog import Watchdog
@@ -50,7 +51,7 @@ class ActuatorNode(DgNodeMixin, LifecycleNode):
         self.status = ControlStatus.IDLE
         self._configured = False
         self._timer = None
-        self.diagnostics.set_status(0, "unconfigured")
+        self.diagnostics.set_status(OK, "unconfigured")
         if self.params.autostart:
             self.trigger_configure()
             self.trigger_activate()
@@ -80,7 +81,7 @@ class ActuatorNode(DgNodeMixin, LifecycleNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self._configured = True
-        self.diagnostics.set_status(0, "inactive")
+        self.diagnostics.set_status(OK, "inactive")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -88,21 +89,21 @@ class ActuatorNode(DgNodeMixin, LifecycleNode):
         self.watchdog.reset()
         self._timer = self.create_timer(1.0 / self.params.control_rate_hz,
                                         self.guarded(self._tick))
-        self.diagnostics.set_status(0, "active")
+        self.diagnostics.set_status(OK, "active")
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop the control timer and publish the safe output."""
         self._stop_timer()
         self.publish_safe_output("deactivated")
-        self.diagnostics.set_status(0, "inactive")
+        self.diagnostics.set_status(OK, "inactive")
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Run :meth:`cleanup`."""
         self.cleanup()
         self._configured = False
-        self.diagnostics.set_status(0, "unconfigured")
+        self.diagnostics.set_status(OK, "unconfigured")
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -117,7 +118,7 @@ class ActuatorNode(DgNodeMixin, LifecycleNode):
         self._stop_timer()
         if self._configured:
             self.publish_safe_output("error")
-        self.diagnostics.set_status(2, "error")
+        self.diagnostics.set_status(ERROR, "error")
         return TransitionCallbackReturn.SUCCESS
 
     # --- internals ------------------------------------------------------------------

@@ -140,3 +140,27 @@ def test_run_node_reports_configuration_errors():
                           timeout=30)
     assert proc.returncode == 2
     assert "configuration error: parameter 'x' is required" in proc.stderr
+
+
+def test_diagnostics_report_stale_inputs_and_rejections(ros):
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    node = DgNode("diag", SCHEMA)
+    odom = node.diagnostics.monitor("odom", timeout_s=0.5)
+    node.reject(odom, "non_finite", "x is nan")
+    probe = rclpy.create_node("diag_probe")
+    got = []
+    probe.create_subscription(DiagnosticArray, "/diagnostics", got.append, 10)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.add_node(probe)
+    deadline = time.monotonic() + 5.0
+    while not got and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    status = got[0].status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name == "/diag" and status.level == bytes([1])  # WARN: odom stale
+    assert "odom stale" in status.message
+    assert values["odom rejected"] == "1" and values["odom rejected non_finite"] == "1"
+    node.destroy_node()
+    probe.destroy_node()
