@@ -13,6 +13,7 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from dg_common.diagnostics import ERROR, OK
@@ -52,8 +53,17 @@ class ActuatorNode(DgNodeMixin, LifecycleNode):
         self._configured = False
         self._timer = None
         self.diagnostics.set_status(OK, "unconfigured")
+        self._autostart_timer = None
         if self.params.autostart:
-            self.trigger_configure()
+            # After the subclass constructor has finished: a one-shot on the steady clock
+            # (the ROS clock may be a sim clock that has not started yet).
+            self._autostart_timer = self.create_timer(
+                0.0, self._autostart, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _autostart(self) -> None:
+        self.destroy_timer(self._autostart_timer)
+        self._autostart_timer = None
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
     # --- subclass hooks -------------------------------------------------------------
@@ -136,8 +146,9 @@ class ActuatorNode(DgNodeMixin, LifecycleNode):
         now = self.now_s()
         if self.watchdog.expired(now):
             self.status = ControlStatus.HOLD
-            self.publish_safe_output(
-                f"command timeout: no valid input for {self.watchdog.age_s(now):.2f} s")
+            age = self.watchdog.age_s(now)
+            self.publish_safe_output("waiting for valid input" if age == float("inf") else
+                                     f"command timeout: no valid input for {age:.2f} s")
         else:
             self.status = self.control_step(now)
         self.diagnostics.set_value("control_status", self.status.value)

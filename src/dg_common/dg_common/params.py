@@ -84,10 +84,14 @@ def declare_parameters(node: Node, schema: Iterable[ParamSpec]) -> Params:
     specs = {s.name: s for s in schema}
     values: dict[str, Any] = {}
     for spec in specs.values():
+        ptype = Parameter.Type(_TYPES[spec.kind])
         try:
-            if spec.default is None:
-                param = node.declare_parameter(
-                    spec.name, Parameter.Type(_TYPES[spec.kind]), _descriptor(spec))
+            if spec.default is None or spec.default == []:
+                # Declared by type: rclpy would infer BYTE_ARRAY from an empty list.
+                param = node.declare_parameter(spec.name, ptype, _descriptor(spec))
+                if param.value is None and spec.default == []:
+                    node.set_parameters([Parameter(spec.name, ptype, [])])
+                    param = node.get_parameter(spec.name)
             else:
                 param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
             value = param.value

@@ -61,6 +61,16 @@ def test_parameter_changes_validated(ros):
     node.destroy_node()
 
 
+def test_empty_array_default_is_a_typed_array(ros):
+    schema = [ParamSpec("points", "float[]", "xy pairs", default=[])]
+    node = DgNode("p_empty", schema)
+    assert node.params.points == []
+    assert node.get_parameter("points").type_ == Parameter.Type.DOUBLE_ARRAY
+    assert node.set_parameters([Parameter("points", value=[1.0, 2.0])])[0].successful
+    assert node.params.points == [1.0, 2.0]
+    node.destroy_node()
+
+
 class Motor(ActuatorNode):
     """A toy actuator: publishes `gain` while fed, 0.0 as safe output."""
 
@@ -105,7 +115,8 @@ def test_actuator_lifecycle_and_safe_output(ros):
             executor.spin_once(timeout_sec=0.01)
         return pred()
 
-    assert motor.active
+    assert not motor.active  # autostart runs after construction, from the executor
+    assert spin(lambda: motor.active)
     # Not fed yet: safe output every period.
     assert spin(lambda: len(got) >= 3)
     assert set(got) == {0.0} and motor.status is ControlStatus.HOLD

@@ -1,0 +1,1 @@
+"""Path tracking and vehicle control laws (pure Python + numpy, no rclpy)."""
