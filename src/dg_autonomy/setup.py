@@ -13,6 +13,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},  # colcon test runs pytest
     zip_safe=False,
     maintainer="DG Stack",
     maintainer_email="dev@dg-stack.org",
@@ -20,5 +21,9 @@ setup(
     license="Apache-2.0",
     entry_points={"console_scripts": [
         "waypoint_follower = dg_autonomy.nodes.waypoint_follower_node:main",
+        "usv_localization = dg_autonomy.nodes.usv_localization_node:main",
+        "usv_navigator = dg_autonomy.nodes.usv_navigator_node:main",
+        "target_tracker = dg_autonomy.nodes.target_tracker_node:main",
+        "mission_executive = dg_autonomy.nodes.mission_executive_node:main",
     ]},
 )

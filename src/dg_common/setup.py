@@ -13,6 +13,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},  # colcon test runs pytest
     zip_safe=False,
     maintainer="DG Stack",
     maintainer_email="dev@dg-stack.org",
