@@ -13,6 +13,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},  # colcon test runs pytest
     zip_safe=False,
     maintainer="DG Stack",
     maintainer_email="dev@dg-stack.org",
@@ -22,5 +23,6 @@ setup(
         "clock = dg_sim.nodes.clock_node:main",
         "recorder = dg_sim.nodes.recorder_node:main",
         "ground_vehicle = dg_sim.nodes.ground_vehicle_node:main",
+        "usv_sim = dg_sim.nodes.usv_sim_node:main",
     ]},
 )

@@ -1,0 +1,1 @@
+"""Missions: mission files, executive, persisted progress."""

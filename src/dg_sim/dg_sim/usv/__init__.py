@@ -1,0 +1,1 @@
+"""Unmanned surface vessel simulation: dynamics, disturbances, sensors, traffic."""
