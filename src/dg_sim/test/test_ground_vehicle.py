@@ -20,6 +20,7 @@ from rclpy.qos import QoSProfile  # noqa: E402
 from sensor_msgs.msg import NavSatFix  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 
+from dg_common.geodesy import Datum, GeodesyError, enu_to_geodetic  # noqa: E402
 from dg_common.param_schema import ParameterError  # noqa: E402
 from dg_sim.ground_vehicle.bridge_config import (  # noqa: E402
     GROUND_VEHICLE_STREAMS,
@@ -31,11 +32,9 @@ from dg_sim.ground_vehicle.bridge_config import (  # noqa: E402
 from dg_sim.ground_vehicle.kinematics import (  # noqa: E402
     DiffDriveModel,
     DriveLimits,
-    GeodeticPoint,
     GnssModel,
     OdometryNoise,
     Pose2D,
-    enu_to_geodetic,
     integrate_pose,
 )
 from dg_sim.nodes.ground_vehicle_node import GroundVehicleNode  # noqa: E402
@@ -141,34 +140,36 @@ def test_enu_to_geodetic_matches_degree_lengths_at_45_deg():
     phi = math.radians(45.0)
     lat_m = 111132.954 - 559.822 * math.cos(2 * phi) + 1.175 * math.cos(4 * phi)
     lon_m = 111412.84 * math.cos(phi) - 93.5 * math.cos(3 * phi) + 0.118 * math.cos(5 * phi)
-    datum = GeodeticPoint(45.0, 7.0, 100.0)
-    p = enu_to_geodetic(300.0, 200.0, 5.0, GeodeticPoint(45.0, 7.0, 0.0))
-    assert p.latitude_deg - 45.0 == pytest.approx(200.0 / lat_m, rel=1e-5)
-    assert p.longitude_deg - 7.0 == pytest.approx(300.0 / lon_m, rel=1e-5)
-    assert enu_to_geodetic(0.0, 0.0, 5.0, datum).altitude_m == 105.0
+    datum = Datum(45.0, 7.0, 100.0)
+    p = enu_to_geodetic(Datum(45.0, 7.0, 0.0), 300.0, 200.0, 5.0)
+    # rel 1e-4: the exact conversion follows the tangent plane, which curves off the parallel
+    # (latitude drops by e^2 tan(lat) / (2 R^2), 3.5e-5 of the 200 m offset) and, 200 m
+    # north, the parallel is shorter by a factor tan(lat) n / R ~ 3e-5.
+    assert p.lat_deg - 45.0 == pytest.approx(200.0 / lat_m, rel=1e-4)
+    assert p.lon_deg - 7.0 == pytest.approx(300.0 / lon_m, rel=1e-4)
+    assert enu_to_geodetic(datum, 0.0, 0.0, 5.0).alt_m == pytest.approx(105.0, abs=1e-6)
 
 
 def test_gnss_noise_is_seeded_with_the_requested_sigma():
-    datum = GeodeticPoint(47.0, 8.0, 400.0)
+    datum = Datum(47.0, 8.0, 400.0)
     fixes = [GnssModel(datum, 0.5, 1.0, np.random.default_rng(3)).fix(10.0, 20.0)
              for _ in range(2)]
     assert fixes[0] == fixes[1]
     g = GnssModel(datum, 0.5, 1.0, np.random.default_rng(4))
-    truth = enu_to_geodetic(10.0, 20.0, 0.0, datum)
-    samples = np.array([(f.latitude_deg, f.longitude_deg, f.altitude_m)
-                        for f in (g.fix(10.0, 20.0) for _ in range(4000))])
-    m_per_deg_lat = 0.5 / np.std(samples[:, 0] - truth.latitude_deg)  # sigma 0.5 m north
+    truth = enu_to_geodetic(datum, 10.0, 20.0, 0.0)
+    samples = np.array([g.fix(10.0, 20.0) for _ in range(4000)])
+    m_per_deg_lat = 0.5 / np.std(samples[:, 0] - truth.lat_deg)  # sigma 0.5 m north
     assert m_per_deg_lat == pytest.approx(111_200, rel=0.05)
     assert np.std(samples[:, 2]) == pytest.approx(1.0, rel=0.05)
     assert np.mean(samples[:, 2]) == pytest.approx(400.0, abs=0.1)
     assert g.covariance_enu_m2() == (0.25, 0, 0, 0, 0.25, 0, 0, 0, 1.0)
 
 
-def test_geodetic_point_validation():
-    with pytest.raises(ValueError, match="latitude"):
-        GeodeticPoint(90.0, 0.0)
-    with pytest.raises(ValueError, match="longitude"):
-        GeodeticPoint(0.0, math.nan)
+def test_datum_validation():
+    with pytest.raises(GeodesyError, match="latitude"):
+        Datum(90.0, 0.0)
+    with pytest.raises(GeodesyError, match="longitude"):
+        Datum(0.0, math.nan)
 
 
 # --- bridge config ----------------------------------------------------------------------

@@ -23,17 +23,9 @@ Model (REP-103: x forward, y left, z up; world frame ENU):
   spawns at the world origin, the default.) Its pose variance grows by (sigma_v dt)^2 and
   (sigma_omega dt)^2 per step (integrated white noise, cross terms ignored).
 * GNSS: a world position (east, north, up) [m] relative to a geodetic datum is converted to
-  latitude/longitude/altitude with a local tangent-plane approximation on the WGS-84
-  ellipsoid::
-
-      lat = lat0 + north / (M + h0)          M = a (1 - e^2) / (1 - e^2 sin^2 lat0)^(3/2)
-      lon = lon0 + east / ((N + h0) cos lat0)  N = a / (1 - e^2 sin^2 lat0)^(1/2)
-      alt = h0 + up
-
-  (M: meridian radius of curvature, N: prime-vertical radius). The error grows with the
-  square of the distance, about d^2 / (2 R): below 1 cm within 300 m and about 8 cm at 1 km
-  of the datum, far below GNSS noise at the scale of our scenarios. Not valid near the poles.
-  Gaussian noise with sigma in metres is added in east/north/up before the conversion.
+  WGS-84 latitude/longitude/altitude with :mod:`dg_common.geodesy` (exact ENU <-> geodetic
+  through ECEF; the tangent-plane error bound is stated there). Gaussian noise with sigma in
+  metres is added in east/north/up before the conversion.
 """
 
 from __future__ import annotations
@@ -43,10 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: WGS-84 semi-major axis [m] and flattening.
-WGS84_A_M = 6378137.0
-WGS84_F = 1.0 / 298.257223563
-WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
+from dg_common.geodesy import Datum, Geodetic, enu_to_geodetic
 
 #: Variance [m^2, rad^2] reported for perfectly known quantities (never exactly zero).
 VARIANCE_FLOOR = 1e-9
@@ -162,44 +151,10 @@ class DiffDriveModel:
         self.odom_yaw_variance_rad2 += (self.noise.yaw_rate_sigma_radps * dt_s) ** 2
 
 
-@dataclass(frozen=True)
-class GeodeticPoint:
-    """WGS-84 latitude/longitude [deg] and ellipsoidal altitude [m]."""
-
-    latitude_deg: float
-    longitude_deg: float
-    altitude_m: float = 0.0
-
-    def __post_init__(self) -> None:
-        """Reject points outside the valid range of the tangent-plane approximation."""
-        if not (math.isfinite(self.latitude_deg) and abs(self.latitude_deg) < 89.0):
-            raise ValueError(f"latitude must be finite and within +-89 deg, got "
-                             f"{self.latitude_deg}")
-        if not (math.isfinite(self.longitude_deg) and -180.0 <= self.longitude_deg <= 180.0):
-            raise ValueError(f"longitude must be within [-180, 180] deg, got "
-                             f"{self.longitude_deg}")
-        if not math.isfinite(self.altitude_m):
-            raise ValueError(f"altitude must be finite, got {self.altitude_m}")
-
-
-def enu_to_geodetic(east_m: float, north_m: float, up_m: float,
-                    datum: GeodeticPoint) -> GeodeticPoint:
-    """Geodetic point of an ENU offset from ``datum`` (local tangent plane, see module doc)."""
-    lat0 = math.radians(datum.latitude_deg)
-    s2 = math.sin(lat0) ** 2
-    meridian_m = WGS84_A_M * (1.0 - WGS84_E2) / (1.0 - WGS84_E2 * s2) ** 1.5
-    prime_vertical_m = WGS84_A_M / math.sqrt(1.0 - WGS84_E2 * s2)
-    lat = datum.latitude_deg + math.degrees(north_m / (meridian_m + datum.altitude_m))
-    lon = datum.longitude_deg + math.degrees(
-        east_m / ((prime_vertical_m + datum.altitude_m) * math.cos(lat0)))
-    lon = (lon + 180.0) % 360.0 - 180.0
-    return GeodeticPoint(lat, lon, datum.altitude_m + up_m)
-
-
 class GnssModel:
     """GNSS fixes with white Gaussian position noise [m]."""
 
-    def __init__(self, datum: GeodeticPoint, horizontal_sigma_m: float,
+    def __init__(self, datum: Datum, horizontal_sigma_m: float,
                  vertical_sigma_m: float, rng: np.random.Generator) -> None:
         """Fixes relative to ``datum`` (the world origin) with the given sigmas (>= 0)."""
         for name, v in (("horizontal_sigma_m", horizontal_sigma_m),
@@ -211,12 +166,12 @@ class GnssModel:
         self.vertical_sigma_m = vertical_sigma_m
         self._rng = rng
 
-    def fix(self, east_m: float, north_m: float, up_m: float = 0.0) -> GeodeticPoint:
-        """A noisy fix of the world position (east, north, up) [m]."""
+    def fix(self, east_m: float, north_m: float, up_m: float = 0.0) -> Geodetic:
+        """A noisy fix (lat_deg, lon_deg, alt_m) of the world position (east, north, up) [m]."""
         ne, nn, nu = self._rng.standard_normal(3)
-        return enu_to_geodetic(east_m + self.horizontal_sigma_m * float(ne),
+        return enu_to_geodetic(self.datum, east_m + self.horizontal_sigma_m * float(ne),
                                north_m + self.horizontal_sigma_m * float(nn),
-                               up_m + self.vertical_sigma_m * float(nu), self.datum)
+                               up_m + self.vertical_sigma_m * float(nu))
 
     def covariance_enu_m2(self) -> tuple[float, ...]:
         """Row-major 3x3 ENU position covariance [m^2], as ``NavSatFix`` carries it."""

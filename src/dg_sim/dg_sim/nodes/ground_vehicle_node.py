@@ -40,6 +40,7 @@ from sensor_msgs.msg import NavSatFix, NavSatStatus
 from tf2_msgs.msg import TFMessage
 
 from dg_common.diagnostics import OK
+from dg_common.geodesy import Datum
 from dg_common.geometry import quaternion_from_yaw
 from dg_common.main import run_node
 from dg_common.node import DgNode
@@ -52,7 +53,6 @@ from dg_sim.ground_vehicle.kinematics import (
     VARIANCE_FLOOR,
     DiffDriveModel,
     DriveLimits,
-    GeodeticPoint,
     GnssModel,
     OdometryNoise,
     Pose2D,
@@ -139,8 +139,7 @@ class GroundVehicleNode(DgNode):
             topics = load_ground_vehicle_topics(p.bridge_config, p.model_name)
             limits = DriveLimits(p.speed_max_mps, p.speed_min_mps, p.yaw_rate_max_radps,
                                  p.accel_max_mps2, p.yaw_accel_max_radps2)
-            datum = GeodeticPoint(p.datum_latitude_deg, p.datum_longitude_deg,
-                                  p.datum_altitude_m)
+            datum = Datum(p.datum_latitude_deg, p.datum_longitude_deg, p.datum_altitude_m)
         except BridgeConfigError as exc:
             raise ParameterError(f"parameter 'bridge_config': {exc}") from None
         except ValueError as exc:
@@ -253,9 +252,7 @@ class GroundVehicleNode(DgNode):
         msg.header.frame_id = self.params.navsat_frame_id
         msg.status.status = NavSatStatus.STATUS_FIX
         msg.status.service = NavSatStatus.SERVICE_GPS
-        msg.latitude = fix.latitude_deg
-        msg.longitude = fix.longitude_deg
-        msg.altitude = fix.altitude_m
+        msg.latitude, msg.longitude, msg.altitude = fix
         msg.position_covariance = list(self.gnss.covariance_enu_m2())
         msg.position_covariance_type = NavSatFix.COVARIANCE_TYPE_DIAGONAL_KNOWN
         self._navsat_pub.publish(msg)
