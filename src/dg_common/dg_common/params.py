@@ -86,12 +86,17 @@ def declare_parameters(node: Node, schema: Iterable[ParamSpec]) -> Params:
     for spec in specs.values():
         ptype = Parameter.Type(_TYPES[spec.kind])
         try:
-            if spec.default is None or spec.default == []:
-                # Declared by type: rclpy would infer BYTE_ARRAY from an empty list.
-                param = node.declare_parameter(spec.name, ptype, _descriptor(spec))
-                if param.value is None and spec.default == []:
+            if spec.default == []:
+                # rclpy infers BYTE_ARRAY from an empty list: declare by type, then set [].
+                # (Read-only is then enforced by ``on_set`` below: rclpy would refuse the set.)
+                descriptor = _descriptor(spec)
+                descriptor.read_only = False
+                param = node.declare_parameter(spec.name, ptype, descriptor)
+                if param.value is None:
                     node.set_parameters([Parameter(spec.name, ptype, [])])
                     param = node.get_parameter(spec.name)
+            elif spec.default is None:
+                param = node.declare_parameter(spec.name, ptype, _descriptor(spec))
             else:
                 param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
             value = param.value
@@ -111,6 +116,9 @@ def declare_parameters(node: Node, schema: Iterable[ParamSpec]) -> Params:
             spec = specs.get(p.name)
             if spec is None:
                 continue  # rclpy's own parameters, e.g. use_sim_time
+            if spec.read_only:
+                return SetParametersResult(successful=False,
+                                           reason=f"parameter '{p.name}' is read-only")
             try:
                 validate(spec, p.value)
             except ParameterError as exc:

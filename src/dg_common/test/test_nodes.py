@@ -69,6 +69,13 @@ def test_empty_array_default_is_a_typed_array(ros):
     assert node.set_parameters([Parameter("points", value=[1.0, 2.0])])[0].successful
     assert node.params.points == [1.0, 2.0]
     node.destroy_node()
+    fixed = [ParamSpec("names", "str[]", "topics", default=[], read_only=True)]
+    node = DgNode("p_empty_ro", fixed, parameter_overrides=[Parameter("names", value=["/a"])])
+    assert node.params.names == ["/a"]
+    result = node.set_parameters([Parameter("names", value=["/b"])])[0]
+    assert not result.successful and "read-only" in result.reason
+    node.destroy_node()
+    assert DgNode("p_empty_ro2", fixed).params.names == []
 
 
 class Motor(ActuatorNode):
