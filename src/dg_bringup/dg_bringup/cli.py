@@ -1,0 +1,83 @@
+"""The ``dg`` command: ``dg launch``, ``dg demo``, ``dg bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dg_bringup.launch_runner import LaunchError, parse_launch_args, run_launch
+
+DESCRIPTION = """\
+DG Stack command line.
+
+  dg launch FILE [name:=value ...]
+      Start a ROS 2 XML launch file without a ROS installation (pip mode): every node
+      runs as its own process with --ros-args, output is prefixed with the node name,
+      Ctrl-C stops everything. The same files work with `ros2 launch`.
+  dg demo [SCENARIO] [--rtf R] [name:=value ...]
+      Run a scenario end to end in the embedded simulator and write
+      runs/<stamp>-<scenario>/ (metrics.json, plots, MCAP recording, parameters).
+      `dg demo --list` shows the scenarios.
+  dg bench [NAME ...]
+      Run the benchmarks in bench/ and write bench/results/<name>.json.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dg", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="{launch,demo,bench}")
+    lp = sub.add_parser("launch", help="run a ROS 2 XML launch file",
+                        description="Run a ROS 2 XML launch file (subset of ros2 launch).")
+    lp.add_argument("file", type=Path, help="the .launch.xml file")
+    lp.add_argument("launch_args", nargs="*", metavar="name:=value", help="launch arguments")
+    dp = sub.add_parser("demo", help="run a scenario end to end and write a run folder",
+                        description="Run a scenario and write runs/<stamp>-<scenario>/.")
+    dp.add_argument("scenario", nargs="?", help="scenario name (default: the first listed)")
+    dp.add_argument("launch_args", nargs="*", metavar="name:=value",
+                    help="extra launch arguments")
+    dp.add_argument("--rtf", type=float, default=None,
+                    help="real-time factor of the simulated clock (default: the scenario's)")
+    dp.add_argument("--runs-dir", type=Path, default=Path("runs"), help="parent of run folders")
+    dp.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    bp = sub.add_parser("bench", help="run benchmarks", description="Run bench/*.py.")
+    bp.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    bp.add_argument("--bench-dir", type=Path, default=Path("bench"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``dg`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "launch":
+            sys.exit(run_launch(args.file, parse_launch_args(args.launch_args)))
+        if args.command == "demo":
+            from dg_bringup.demo import list_scenarios, run_demo
+            from dg_bringup.scenarios import DEFAULT_SCENARIO, SCENARIOS
+
+            if args.list:
+                list_scenarios()
+                sys.exit(0)
+            name = args.scenario or DEFAULT_SCENARIO
+            if ":=" in name:  # `dg demo rtf:=2` style: no scenario given
+                args.launch_args.insert(0, name)
+                name = DEFAULT_SCENARIO
+            if name not in SCENARIOS:
+                parser.error(f"unknown scenario '{name}'; known: {', '.join(SCENARIOS)}")
+            rtf = SCENARIOS[name].rtf if args.rtf is None else args.rtf
+            if not 0.0 < rtf <= 100.0:
+                parser.error("--rtf must be in (0, 100]")
+            sys.exit(run_demo(name, rtf=rtf, runs_dir=args.runs_dir,
+                              launch_args=parse_launch_args(args.launch_args)))
+        if args.command == "bench":
+            from dg_bringup.bench_runner import run_benchmarks
+
+            sys.exit(run_benchmarks(args.names, args.bench_dir))
+        parser.print_help()
+        sys.exit(0)
+    except LaunchError as exc:
+        print(f"dg: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""ROS nodes of dg_bringup (no algorithms here)."""

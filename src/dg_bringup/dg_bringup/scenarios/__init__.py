@@ -1,0 +1,40 @@
+"""Scenarios that ``dg demo`` runs: a launch file plus the analysis of its recording.
+
+Each pillar adds its scenarios to :data:`SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dg_bringup.scenarios import ugv_square
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A demo: ``launch_file`` (in dg_bringup's share/launch) and its ``analyze``."""
+
+    description: str
+    launch_file: str
+    analyze: Callable[[Path], dict[str, Any]]
+    #: Sim time [s] after which the demo monitor declares the scenario failed.
+    timeout_s: float
+    #: Real-time factor of the simulated clock unless ``--rtf`` says otherwise.
+    rtf: float
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "ugv_square": Scenario(
+        description="ground vehicle follows a square of waypoints (pure pursuit)",
+        launch_file="demo_ugv_square.launch.xml",
+        analyze=ugv_square.analyze,
+        timeout_s=300.0,
+        rtf=5.0,
+    ),
+}
+
+#: What ``dg demo`` runs without an argument.
+DEFAULT_SCENARIO = "ugv_square"
