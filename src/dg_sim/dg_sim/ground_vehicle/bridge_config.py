@@ -14,7 +14,7 @@ missing name takes the other one; ``ros_type_name`` and ``gz_type_name`` are req
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,8 @@ class BridgeEntry:
 class StreamSpec:
     """A stream the simulated robot has, identified by its Gazebo topic and type.
 
-    ``gz_topic`` may contain ``{model}``, replaced by the model name.
+    ``gz_topic`` may contain ``{model}``, replaced by the model name, and other
+    ``{placeholders}`` (e.g. ``{world}``) given to :func:`resolve_streams` as ``names``.
     """
 
     role: str             #: our key for the stream, e.g. ``odom``
@@ -68,6 +69,26 @@ GROUND_VEHICLE_STREAMS: tuple[StreamSpec, ...] = (
     StreamSpec("navsat", "/model/{model}/navsat", "gz.msgs.NavSat",
                "sensor_msgs/msg/NavSatFix", "GZ_TO_ROS"),
     StreamSpec("ground_truth", "/model/{model}/ground_truth/odometry", "gz.msgs.Odometry",
+               "nav_msgs/msg/Odometry", "GZ_TO_ROS"),
+    StreamSpec("clock", "/clock", "gz.msgs.Clock", "rosgraph_msgs/msg/Clock", "GZ_TO_ROS"),
+)
+
+
+#: Streams of the VRX WAM-V (osrf/vrx ``vrx_gz/src/vrx_gz/bridges.py`` and
+#: ``payload_bridges.py``: ``thrust``, ``navsat``, ``imu``, ``odometry``, ``clock``; sensor and
+#: link names from ``vrx_urdf/wamv_gazebo/urdf/components/wamv_gps.xacro``/``wamv_imu.xacro``
+#: as the WAM-V instantiates them: ``gps_wamv``, ``imu_wamv``). Thrust topics are relative
+#: in VRX (gz-sim Thruster: ``<namespace>/<topic>``); ``{world}`` is the Gazebo world name.
+USV_STREAMS: tuple[StreamSpec, ...] = (
+    StreamSpec("left_thrust", "/{model}/thrusters/left/thrust", "gz.msgs.Double",
+               "std_msgs/msg/Float64", "ROS_TO_GZ"),
+    StreamSpec("right_thrust", "/{model}/thrusters/right/thrust", "gz.msgs.Double",
+               "std_msgs/msg/Float64", "ROS_TO_GZ"),
+    StreamSpec("gnss", "/world/{world}/model/{model}/link/{model}/gps_wamv_link/sensor/navsat/"
+               "navsat", "gz.msgs.NavSat", "sensor_msgs/msg/NavSatFix", "GZ_TO_ROS"),
+    StreamSpec("imu", "/world/{world}/model/{model}/link/{model}/imu_wamv_link/sensor/"
+               "imu_wamv_sensor/imu", "gz.msgs.IMU", "sensor_msgs/msg/Imu", "GZ_TO_ROS"),
+    StreamSpec("ground_truth", "/model/{model}/odometry", "gz.msgs.Odometry",
                "nav_msgs/msg/Odometry", "GZ_TO_ROS"),
     StreamSpec("clock", "/clock", "gz.msgs.Clock", "rosgraph_msgs/msg/Clock", "GZ_TO_ROS"),
 )
@@ -154,8 +175,11 @@ def load_bridge_config(path: str | Path) -> tuple[BridgeEntry, ...]:
 
 
 def resolve_streams(entries: Iterable[BridgeEntry], specs: Iterable[StreamSpec],
-                    model: str, source: str = "<bridge config>") -> dict[str, BridgeEntry]:
+                    model: str, source: str = "<bridge config>",
+                    names: Mapping[str, str] | None = None) -> dict[str, BridgeEntry]:
     """Map each spec's role to the bridge entry of its Gazebo topic, checking types.
+
+    ``names`` fills the spec topics' placeholders other than ``{model}`` (e.g. ``world``).
 
     Raises:
         BridgeConfigError: if a stream has no entry, more than one, or an entry whose ROS
@@ -165,7 +189,7 @@ def resolve_streams(entries: Iterable[BridgeEntry], specs: Iterable[StreamSpec],
     entries = tuple(entries)
     found: dict[str, BridgeEntry] = {}
     for spec in specs:
-        gz_topic = spec.gz_topic.format(model=model)
+        gz_topic = _gz_topic_key(spec.gz_topic.format(model=model, **(names or {})))
         what = (f"the {spec.role} stream of model '{model}' (gz topic {gz_topic}, "
                 f"{spec.gz_type} -> {spec.ros_type}, {spec.direction})")
         matches = [e for e in entries if _gz_topic_key(e.gz_topic_name) == gz_topic]
@@ -194,3 +218,15 @@ def load_ground_vehicle_topics(path: str | Path, model: str = "ugv") -> dict[str
 
     """
     return resolve_streams(load_bridge_config(path), GROUND_VEHICLE_STREAMS, model, str(path))
+
+
+def load_usv_topics(path: str | Path, model: str = "wamv",
+                    world: str = "sydney_regatta") -> dict[str, BridgeEntry]:
+    """Bridge entries of the boat's streams (keys: the roles of :data:`USV_STREAMS`).
+
+    Raises:
+        BridgeConfigError: see :func:`load_bridge_config` and :func:`resolve_streams`.
+
+    """
+    return resolve_streams(load_bridge_config(path), USV_STREAMS, model, str(path),
+                           {"world": world})
