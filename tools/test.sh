@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run: lint, package tests (unit + node tests with real rclpy) through
 # colcon, then the system tests under tests/. Fails on the first failing stage.
-set -euo pipefail
+set -eo pipefail  # not -u: colcon's setup.bash reads unset variables
 cd "$(dirname "$0")/.."
 source tools/env.sh
 echo "[test] 1/3 ruff"
