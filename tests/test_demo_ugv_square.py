@@ -71,4 +71,4 @@ def test_recording_has_expected_topics_and_counts(demo):
     stamps = [m.ros_msg.header.stamp.sec + 1e-9 * m.ros_msg.header.stamp.nanosec
               for m in read_ros2_messages(str(run_dir / "recording.mcap"), topics=["/odom"])]
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    assert min(gaps) > 0.0 and max(gaps) < 0.5
+    assert min(gaps) > 0.0 and max(gaps) < 2.0  # no stream dropouts (stalls < 2 s of sim)
