@@ -50,7 +50,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dg`` console script."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # name:=value after an option (`dg demo x --rtf 5 a:=b`) is a launch argument too.
+    stray = [t for t in extra if ":=" not in t]
+    if stray or (extra and args.command not in ("launch", "demo")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.launch_args += extra
     try:
         if args.command == "launch":
             sys.exit(run_launch(args.file, parse_launch_args(args.launch_args)))
