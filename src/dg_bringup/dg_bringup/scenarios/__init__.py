@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dg_bringup.scenarios import ugv_square
+from dg_bringup.scenarios import ugv_square, usv_survey
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,13 @@ SCENARIOS: dict[str, Scenario] = {
         analyze=ugv_square.analyze,
         timeout_s=300.0,
         rtf=5.0,
+    ),
+    "usv_survey": Scenario(
+        description="survey boat: leave home, survey lanes, sample, give way, return home",
+        launch_file="demo_usv_survey.launch.xml",
+        analyze=usv_survey.analyze,
+        timeout_s=1800.0,
+        rtf=20.0,
     ),
 }
 
