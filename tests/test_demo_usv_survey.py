@@ -1,5 +1,5 @@
 """`dg demo usv_survey` on a short mission through all the nodes: the boat leaves home,
-surveys, samples, gives way to an AIS vessel crossing from starboard (COLREGs rule 15) and
+surveys, samples, gives way to an AIS vessel met head-on on a lane (COLREGs rule 14) and
 returns home; outcomes are checked from the recording (ground truth), not from the nodes'
 own claims."""
 
@@ -48,8 +48,10 @@ def test_ais_vessel_caused_a_rule_compliant_give_way(run):
     run_dir, m = run
     log = {e["target_id"]: e for e in json.loads((run_dir / "encounters.json").read_text())}
     vessel = log[AIS_VESSEL]
-    give_way = [d for d in vessel["decisions"] if d["situation"] == "crossing_give_way"]
-    assert give_way and give_way[0]["rule"] == "15" and give_way[0]["action"] == "turn_starboard"
+    give_way = [d for d in vessel["decisions"]
+                if (d["situation"], d["rule"]) in (("head_on", "14"), ("crossing_give_way", "15"))]
+    assert give_way, vessel
+    assert give_way[0]["action"] == "turn_starboard"
     assert any(d["action"] == "resume" for d in vessel["decisions"])  # back to the plan
     assert vessel["true_cpa_m"] >= SAFETY_RADIUS_M
     # The manoeuvre really was to starboard (clockwise) and substantial (rule 8).
