@@ -123,7 +123,7 @@ def test_nan_odometry_is_rejected_and_logged_and_cmd_stays_finite(harness_factor
     h.spin_until(lambda: False, TIMEOUT_S + 3 * PERIOD_S)
     assert all(math.isfinite(v) for _, values in h.cmds for v in values)
     assert h.cmds[-1][1] == (0.0,) * 6  # NaN never fed the watchdog: timed out to zero
-    assert "rejected odom: odom: non-finite value nan" in capfd.readouterr().err
+    assert "rejected odom: odometry: non-finite value nan" in capfd.readouterr().err
 
 
 def test_wrong_frame_and_stale_odometry_are_rejected(harness_factory):

@@ -87,3 +87,23 @@ def test_geometry():
         assert yaw_from_quaternion(*quaternion_from_yaw(yaw)) == pytest.approx(yaw)
     assert wrap_angle(3 * math.pi / 2) == pytest.approx(-math.pi / 2)
     assert wrap_angle(-math.pi) == pytest.approx(math.pi)
+
+
+def test_odometry_rejection_reasons():
+    from types import SimpleNamespace as Ns
+
+    from dg_common.validation import odometry_rejection
+
+    def odom(frame="odom", x=1.0, qw=1.0, stamp=(10, 0)):
+        return Ns(header=Ns(frame_id=frame, stamp=Ns(sec=stamp[0], nanosec=stamp[1])),
+                  pose=Ns(pose=Ns(position=Ns(x=x, y=0.0, z=0.0),
+                                  orientation=Ns(x=0.0, y=0.0, z=0.0, w=qw))),
+                  twist=Ns(twist=Ns(linear=Ns(x=0.0, y=0.0, z=0.0),
+                                    angular=Ns(x=0.0, y=0.0, z=0.0))))
+
+    assert odometry_rejection(odom(), "odom", 10.1, 0.5) is None
+    assert odometry_rejection(odom(frame="map"), "odom", 10.1, 0.5)[0] == "frame"
+    assert odometry_rejection(odom(x=math.nan), "odom", 10.1, 0.5)[0] == "non_finite"
+    assert odometry_rejection(odom(qw=0.5), "odom", 10.1, 0.5)[0] == "quaternion"
+    reason, detail = odometry_rejection(odom(stamp=(8, 0)), "odom", 10.1, 0.5)
+    assert reason == "stale" and "stale by 2.100 s" in detail

@@ -481,6 +481,7 @@ class ColregsAvoidance:
                 self._engage(tid, tgt, own, own_course, desired_course, desired_speed_mps, now_s)
 
         # Stand-on vessels: authorise action once the give-way vessel is not acting.
+        waiting: list[str] = []
         for tid, enc in self._encounters.items():
             if enc.situation in _STAND_ON and not enc.acting and not enc.passed:
                 tgt = tracked[tid]
@@ -489,12 +490,18 @@ class ColregsAvoidance:
                 cpa, tcpa = cpa_tcpa(p_own, v_hold, tgt.p, tgt.v)
                 if not (0.0 <= tcpa <= cfg.horizon_s and cpa < self._clear(tgt)):
                     continue
-                # Rule 17(a)(ii) after standon_act_tcpa_s; Rule 17(b) as soon as waiting
-                # longer would leave no manoeuvre of our own with a comfortable margin.
-                if tcpa <= cfg.standon_act_tcpa_s or self._best_escape_m(
-                        own, p_own, own_course, tgt, enc.ref_speed_mps) < (
-                        self._safety(tgt) + cfg.standon_escape_margin_m):
+                if tcpa <= cfg.standon_act_tcpa_s:   # Rule 17(a)(ii)
                     enc.acting = True
+                else:
+                    waiting.append(tid)
+        # Rule 17(b): act as soon as waiting longer would leave no manoeuvre of our own that
+        # keeps every such vessel at least standon_escape_margin_m outside its safety radius.
+        if waiting and self._best_escape_margin_m(
+                own, p_own, own_course, [tracked[t] for t in waiting],
+                max(self._encounters[t].ref_speed_mps for t in waiting)
+        ) < cfg.standon_escape_margin_m:
+            for tid in waiting:
+                self._encounters[tid].acting = True
         # A boat that must manoeuvre for one target cannot hold course and speed for another
         # (Rule 2(b)): its stand-on encounters then act too, keeping clear under Rule 17(c).
         if any(not e.passed and (e.situation not in _STAND_ON or e.acting)
@@ -648,12 +655,13 @@ class ColregsAvoidance:
             shapely.prepare(self._fence)
             shapely.prepare(self._fence_inner)
 
-    def _best_escape_m(self, own: OwnShip, p_own: np.ndarray, own_course: float,
-                       tgt: _Target, speed: float) -> float:
-        """Largest closest range [m] to ``tgt`` that any manoeuvre started now achieves.
+    def _best_escape_margin_m(self, own: OwnShip, p_own: np.ndarray, own_course: float,
+                              targets: list[_Target], speed: float) -> float:
+        """Best margin [m] over the safety radii that a manoeuvre started now achieves.
 
-        Courses all round (every 10 deg) at ``speed`` and stopping, each with its turn at the
-        configured turn rate; ranges over the horizon.
+        Manoeuvres: courses all round (every 10 deg) at ``speed``, and stopping, each with its
+        turn at the configured turn rate; per manoeuvre the worst target counts (closest
+        range over the horizon minus its safety radius).
         """
         courses = np.tile(own_course + np.radians(np.arange(-180.0, 180.0, 10.0)), 2)
         speeds = np.repeat([speed, 0.0], len(courses) // 2)
@@ -661,14 +669,18 @@ class ColregsAvoidance:
         t_turn, arc_t, arc_p = self._turn_paths(p_own, heading, own.speed_mps, courses)
         p1 = arc_p[:, -1, :]
         vel = np.stack([np.cos(courses), np.sin(courses)], axis=1) * speeds[:, None]
-        dp1 = tgt.p + tgt.v * t_turn[:, None] - p1
-        dv = tgt.v - vel
-        _, tc = cpa_tcpa_array(dp1, dv)
-        tc = np.clip(tc, 0.0, np.clip(self.config.horizon_s - t_turn, 0.0, None))
-        rel = dp1 + dv * tc[:, None]
-        d = np.hypot(rel[:, 0], rel[:, 1])
-        d_arc = np.linalg.norm(tgt.p + tgt.v * arc_t[:, :, None] - arc_p, axis=-1).min(axis=1)
-        return float(np.minimum(d, d_arc).max())
+        t_rest = np.clip(self.config.horizon_s - t_turn, 0.0, None)
+        worst = np.full(len(courses), np.inf)
+        for tgt in targets:
+            dp1 = tgt.p + tgt.v * t_turn[:, None] - p1
+            dv = tgt.v - vel
+            _, tc = cpa_tcpa_array(dp1, dv)
+            rel = dp1 + dv * np.clip(tc, 0.0, t_rest)[:, None]
+            d = np.hypot(rel[:, 0], rel[:, 1])
+            d_arc = np.linalg.norm(tgt.p + tgt.v * arc_t[:, :, None] - arc_p,
+                                   axis=-1).min(axis=1)
+            worst = np.minimum(worst, np.minimum(d, d_arc) - self._safety(tgt))
+        return float(worst.max())
 
     def _plan_blocked(self, p_own: np.ndarray, course: float, speed: float) -> bool:
         """True when the plan's look-ahead segment crosses an obstacle or the fence itself.

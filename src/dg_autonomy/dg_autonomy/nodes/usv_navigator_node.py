@@ -74,7 +74,11 @@ from dg_common.main import run_node
 from dg_common.param_schema import ParameterError, ParamSpec
 from dg_common.qos import SENSOR_QOS, STATE_QOS, command_pub_qos
 from dg_common.sim_time import stamp_to_s
-from dg_common.validation import InvalidInput, require_finite, require_frame, require_fresh
+from dg_common.validation import (
+    InvalidInput,
+    odometry_rejection,
+    require_frame,
+)
 from dg_interfaces.msg import (
     Encounter,
     GuidanceCommand,
@@ -157,12 +161,6 @@ SCHEMA = (
               default="/wamv/thrusters/right/thrust", read_only=True),
     *HULL_SCHEMA, *TUNING_SCHEMA, *COLREGS_SCHEMA,
 )
-
-
-def _require_unit_quaternion(x: float, y: float, z: float, w: float) -> None:
-    norm = math.sqrt(x * x + y * y + z * z + w * w)
-    if abs(norm - 1.0) > 1e-2:
-        raise InvalidInput(f"odometry: orientation quaternion norm {norm:.3f} is not 1")
 
 
 class UsvNavigatorNode(ActuatorNode):
@@ -319,23 +317,12 @@ class UsvNavigatorNode(ActuatorNode):
     # --- callbacks --------------------------------------------------------------------
     def _on_odom(self, msg: Odometry) -> None:
         now = self.now_s()
+        rejection = odometry_rejection(msg, self.params.frame_id, now,
+                                       self.params.odom_max_age_s)
+        if rejection is not None:
+            self.reject(self.odom_monitor, *rejection)
+            return
         pos, q, tw = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
-        checks: tuple[tuple[str, Callable[[], None]], ...] = (
-            ("frame", lambda: require_frame("odometry", msg.header.frame_id,
-                                            self.params.frame_id)),
-            ("non_finite", lambda: require_finite("odometry", (
-                pos.x, pos.y, pos.z, q.x, q.y, q.z, q.w, tw.linear.x, tw.linear.y,
-                tw.linear.z, tw.angular.x, tw.angular.y, tw.angular.z))),
-            ("quaternion", lambda: _require_unit_quaternion(q.x, q.y, q.z, q.w)),
-            ("stale", lambda: require_fresh("odometry", stamp_to_s(msg.header.stamp), now,
-                                            self.params.odom_max_age_s)),
-        )
-        for reason, check in checks:
-            try:
-                check()
-            except InvalidInput as exc:
-                self.reject(self.odom_monitor, reason, str(exc))
-                return
         self._state = (pos.x, pos.y, yaw_from_quaternion(q.x, q.y, q.z, q.w), tw.linear.x,
                        tw.linear.y, tw.angular.z)
         self.watchdog.feed(now)

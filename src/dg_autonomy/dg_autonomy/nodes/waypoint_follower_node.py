@@ -28,7 +28,6 @@ process keeps running, unconfigured. The tuning parameters are read on configure
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from geometry_msgs.msg import Twist
@@ -47,12 +46,10 @@ from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
 from dg_common.param_schema import ParameterError, ParamSpec
 from dg_common.qos import SENSOR_QOS, STATE_QOS, command_pub_qos
-from dg_common.sim_time import stamp_to_s
 from dg_common.validation import (
     InvalidInput,
-    require_finite,
+    odometry_rejection,
     require_frame,
-    require_fresh,
     require_size,
 )
 from dg_interfaces.msg import MissionProgress
@@ -238,22 +235,12 @@ class WaypointFollowerNode(ActuatorNode):
     # --- callbacks ----------------------------------------------------------------
     def _on_odom(self, msg: Odometry) -> None:
         now = self.now_s()
+        rejection = odometry_rejection(msg, self.params.frame_id, now,
+                                       self.params.odom_max_age_s)
+        if rejection is not None:
+            self.reject(self.odom_monitor, *rejection)
+            return
         pos, q, tw = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
-        checks: tuple[tuple[str, Callable[[], None]], ...] = (
-            ("frame", lambda: require_frame("odom", msg.header.frame_id, self.params.frame_id)),
-            ("non_finite", lambda: require_finite("odom", (
-                pos.x, pos.y, pos.z, q.x, q.y, q.z, q.w, tw.linear.x, tw.linear.y,
-                tw.linear.z, tw.angular.x, tw.angular.y, tw.angular.z))),
-            ("quaternion", lambda: _require_unit_quaternion(q.x, q.y, q.z, q.w)),
-            ("stale", lambda: require_fresh("odom", stamp_to_s(msg.header.stamp), now,
-                                            self.params.odom_max_age_s)),
-        )
-        for reason, check in checks:
-            try:
-                check()
-            except InvalidInput as exc:
-                self.reject(self.odom_monitor, reason, str(exc))
-                return
         self._pose = (pos.x, pos.y, yaw_from_quaternion(q.x, q.y, q.z, q.w), tw.linear.x)
         self.watchdog.feed(now)
         self.odom_monitor.tick(now)
@@ -308,13 +295,6 @@ class WaypointFollowerNode(ActuatorNode):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.params.frame_id
         self._progress_pub.publish(msg)
-
-
-def _require_unit_quaternion(x: float, y: float, z: float, w: float) -> None:
-    """Raise InvalidInput unless the quaternion has (nearly) unit norm."""
-    norm = math.sqrt(x * x + y * y + z * z + w * w)
-    if abs(norm - 1.0) > 1e-2:
-        raise InvalidInput(f"odom: orientation quaternion norm {norm:.3f} is not 1")
 
 
 def main(args: list[str] | None = None) -> None:
