@@ -39,7 +39,9 @@ SCENARIOS: dict[str, Scenario] = {
         launch_file="demo_usv_survey.launch.xml",
         analyze=usv_survey.analyze,
         timeout_s=1800.0,
-        rtf=20.0,
+        # 8 Python nodes + the recorder on 2 cores keep up with 5x real time, not 20x
+        # (measured: at 20x timer periods are skipped and the GNSS fail-safe trips).
+        rtf=5.0,
     ),
 }
 
