@@ -27,7 +27,7 @@ from dg_sim.nodes.usv_sim_node import UsvSimNode
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 BRIDGE = CONFIG / "wamv_bridge.yaml"
-TRAFFIC = CONFIG / "usv_traffic.yaml"
+TRAFFIC = Path(__file__).resolve().parent / "usv_traffic_test.yaml"
 STEP_NS = 20_000_000            # 50 Hz, the simulator's rate_hz below
 CMD_TIMEOUT_S = 0.3
 TOPICS = load_usv_topics(BRIDGE)
