@@ -21,6 +21,7 @@ from dg_autonomy.collision.colregs import (
     TrackedVessel,
     classify,
     relative_bearing_deg,
+    wrap_pi,
 )
 
 OWN_SPEED = 2.5
@@ -361,3 +362,16 @@ def test_target_extrapolated_from_its_stamp():
     tg = TrackedVessel("t", 330.0, 1.0, math.pi, 3.0, 0.0, 0.0)
     res = av.step(own_at(), [tg], 0.0, OWN_SPEED, 10.0)
     assert res.encounters[0].range_m == pytest.approx(300.0, abs=0.1)
+
+
+def test_stand_on_encounter_is_judged_again_when_the_plan_turns_around():
+    # Transit west with a vessel coming up astern (being overtaken: stand on); then the
+    # plan turns east onto a lane and the same vessel is met head-on: give way to starboard.
+    avoid = ColregsAvoidance(ColregsConfig(safety_radius_m=25.0, clear_cpa_m=50.0))
+    vessel = TrackedVessel("v", 150.0, 0.0, math.pi, 4.0, 10.0, 0.0)
+    west = avoid.step(OwnShip(0.0, 0.0, math.pi, math.pi, 2.0), [vessel], math.pi, 2.0, 0.0)
+    assert [e.situation for e in west.encounters if e.target_id == "v"] == ["being_overtaken"]
+    east = avoid.step(OwnShip(0.0, 0.0, 0.0, 0.0, 2.0), [vessel], 0.0, 2.0, 1.0)
+    enc = next(e for e in east.encounters if e.target_id == "v")
+    assert enc.situation == "head_on" and enc.rule == "14"
+    assert east.active and wrap_pi(east.course_rad - 0.0) < -math.radians(10.0)

@@ -120,6 +120,10 @@ RULES = {
 
 _GIVE_WAY = (Situation.HEAD_ON, Situation.CROSSING_GIVE_WAY)
 _STAND_ON = (Situation.CROSSING_STAND_ON, Situation.BEING_OVERTAKEN)
+#: Own course this far [rad] from the plan's = turning onto the plan (classify on the plan).
+_TURNING_RAD = math.radians(45.0)
+#: A plan course change [rad] beyond which a stand-on encounter is classified again.
+_REPLAN_REOPEN_RAD = math.radians(60.0)
 
 
 class AvoidanceStatus(Enum):
@@ -341,6 +345,7 @@ _W_COURSE = 1.0
 _W_SPEED = 1.0
 _W_CHANGE = 0.5
 _W_EXPOSURE = 1.0
+_SWITCH_RELATIVE = 0.05
 #: "Passed" once resuming the plan would pass at least this many clear CPAs off.
 _PASSED_CPA_FACTOR = 1.5
 #: ... and the CPA of the present motion at least this long ago [s] (AIS noise margin).
@@ -469,6 +474,14 @@ class ColregsAvoidance:
         for tid, tgt in tracked.items():
             rng = float(np.hypot(*(tgt.p - p_own)))
             enc = self._encounters.get(tid)
+            if enc is not None and enc.situation in _STAND_ON and not enc.acting \
+                    and not enc.passed and abs(wrap_pi(
+                        desired_course - enc.plan_course_rad)) > _REPLAN_REOPEN_RAD:
+                # The plan turned (a new survey lane, a transit) while we stood on: the
+                # geometry that made us the stand-on vessel is gone; judge the encounter
+                # afresh (e.g. a vessel astern becomes one met head-on).
+                del self._encounters[tid]
+                enc = None
             if enc is not None:
                 if self._finished(enc, tgt, p_own, v_own, v_plan, rng):
                     del self._encounters[tid]
@@ -598,7 +611,11 @@ class ColregsAvoidance:
                 desired_course: float, desired_speed_mps: float, now_s: float) -> None:
         tv = TrackedVessel(tid, float(tgt.p[0]), float(tgt.p[1]), tgt.course_rad,
                            tgt.speed_mps, tgt.length_m, now_s)
-        own_now = OwnShip(own.x_m, own.y_m, own.heading_rad, own_course, own.speed_mps)
+        # Judge the situation on the course the boat is settling on: while it turns onto
+        # its plan (a new lane, a transit) the instantaneous course is a passing value.
+        if abs(wrap_pi(desired_course - own_course)) > _TURNING_RAD:
+            own_course = desired_course
+        own_now = OwnShip(own.x_m, own.y_m, own_course, own_course, own.speed_mps)
         situation = classify(own_now, tv, self.config)
         # Overtaking / obstacle: pass on the side the target already is (AvdColregs: if the
         # contact is port of ownship, pass it on ownship's starboard side ... and vice versa).
@@ -792,6 +809,7 @@ class ColregsAvoidance:
             cost += _W_CHANGE * np.abs(wrap_pi(courses - self._last_cmd[0])) / math.pi
             cost += 0.5 * _W_CHANGE * np.abs(speeds - self._last_cmd[1]) / speed_scale
 
+        static_pen = np.zeros(len(courses))
         # Predicted own motion: a turn at the turn rate, then straight at the candidate speed.
         heading = own.heading_rad if own.speed_mps < _MIN_COG_SPEED_MPS else own_course
         t_turn, arc_t, arc_p = self._turn_paths(p_own, heading, own.speed_mps, courses)
@@ -799,8 +817,9 @@ class ColregsAvoidance:
         if self._obstacles_raw is not None or self._fence_inner is not None:
             rest = np.clip(cfg.obstacle_lookahead_s - t_turn, 0.0, None)
             end = p1 + vel * rest[:, None] + 1e-3                           # never zero length
-            cost += self._static_penalty(p_own, np.concatenate(
+            static_pen = self._static_penalty(p_own, np.concatenate(
                 [arc_p, end[:, None, :]], axis=1))
+            cost += static_pen
 
         # Targets in range or engaged (farther ones cannot matter within the horizon yet).
         ids = [i for i, t in tracked.items() if i in self._encounters
@@ -907,7 +926,14 @@ class ColregsAvoidance:
                 cost += np.where(wrong & (d < 2.0 * clear), _W_SIDE, 0.0)
 
         best = int(np.argmin(cost))
-        if self._last_cmd is not None and cost[-1] <= cost[best] + cfg.switch_margin:
+        # Keep the last command unless clearly beaten: by switch_margin -- plus 5 % of the
+        # cost when no option is safe (conflicting targets), where flipping between two bad
+        # manoeuvres would be worse than either -- and never into a static obstacle.
+        margin = cfg.switch_margin
+        if unsafe[best]:
+            margin += _SWITCH_RELATIVE * abs(float(cost[best]))
+        if self._last_cmd is not None and cost[-1] <= cost[best] + margin \
+                and static_pen[-1] <= static_pen[best]:
             best = len(cost) - 1
         return float(courses[best]), float(speeds[best]), bool(unsafe[best])
 

@@ -688,6 +688,12 @@ class MissionExecutive:
 
     def _complete_task(self, t: float) -> None:
         task = self.tasks[self.completed]
+        if task.kind == "return" and \
+                _dist(self._xy(), self.mission.home_xy) > self.config.arrive_radius_m:
+            # The path ended off home (cross-track error, drift): keep station onto home
+            # first; the navigator's "station acquired" completes the task.
+            self._issue(self._station(self.mission.home_xy))
+            return
         self.completed += 1
         if task.kind == "return":
             self.phase = Phase.DONE

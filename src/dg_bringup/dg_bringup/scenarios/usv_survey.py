@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402 - backend first
 SUCCEEDED, FAILED = 3, 4  # dg_interfaces/MissionProgress states
 #: Hull-to-hull distance [m] below which two vessels count as colliding (WAM-V 4.9 m long).
 COLLISION_DISTANCE_M = 5.0
-#: The boat counts as home within this distance [m] of the home point at the end.
+#: The boat counts as home within this distance [m] of the home point when DONE.
 HOME_RADIUS_M = 5.0
 
 
@@ -108,7 +108,11 @@ def analyze(run_dir: Path) -> dict[str, Any]:
     (run_dir / "samples.csv").write_text(
         "sample_id,x_m,y_m,temperature_c,dissolved_oxygen_mgl,turbidity_ntu\n"
         + "".join(",".join(str(v) for v in s) + "\n" for s in samples))
-    home_d = float(np.hypot(own[-1, 1] - mission.home_xy[0], own[-1, 2] - mission.home_xy[1]))
+    # Distance to home when the mission reported DONE (afterwards the boat may drift).
+    t_home = t_done if t_done is not None else own[-1, 0]
+    hx = float(np.interp(t_home, own[:, 0], own[:, 1]))
+    hy = float(np.interp(t_home, own[:, 0], own[:, 2]))
+    home_d = float(np.hypot(hx - mission.home_xy[0], hy - mission.home_xy[1]))
 
     plan = msgs.get("/mission/plan", [])
     plan_xy = (np.array([(p.pose.position.x, p.pose.position.y) for p in plan[-1][1].poses])
@@ -126,7 +130,7 @@ def analyze(run_dir: Path) -> dict[str, Any]:
         "samples_taken": len(samples),
         "samples_planned": len(mission.samples),
         "returned_home": bool(t_done is not None and home_d <= HOME_RADIUS_M),
-        "final_distance_to_home_m": round(home_d, 2),
+        "distance_to_home_at_done_m": round(home_d, 2),
         "track_length_m": float(np.linalg.norm(np.diff(own[:, 1:], axis=0), axis=1).sum()),
         "recorded_topics": len(topic_counts(mcap)),
     }
