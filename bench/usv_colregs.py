@@ -388,8 +388,8 @@ def _window(tr: Trace, t: TargetSpec,
     return None
 
 
-def _port_turn_deg(tr: Trace, i0: int, i1: int, windows: dict, sc: Scenario,
-                   t: TargetSpec) -> float:
+def _port_turn_deg(tr: Trace, i0: int, i1: int, windows: dict, labels: dict,
+                   sc: Scenario, t: TargetSpec) -> float:
     """Largest course to port of the course at i0 [deg] over [i0, i1] (unwrapped).
 
     Only while the risk of collision lasts (the nominal CPA of the present motion under
@@ -401,43 +401,46 @@ def _port_turn_deg(tr: Trace, i0: int, i1: int, windows: dict, sc: Scenario,
         acc += math.degrees(wrap(tr.own[i][2] - tr.own[i - 1][2]))
         if _nominal_cpa(tr, i, t)[0] >= RISK_CLEARED_CPA_M:
             break     # the risk of collision has ceased: the encounter is over
-        if not _manoeuvre_allowed(tr, i, windows, sc, t):
+        if not _manoeuvre_allowed(tr, i, windows, labels, sc, t):
             worst = max(worst, acc)
     return worst
 
 
-def _in_extremis(tr: Trace, i: int, t: TargetSpec) -> bool:
+def _in_extremis(tr: Trace, i: int, targets: list[TargetSpec]) -> bool:
     """Rule 17(b) at step i: her own action is needed to avoid a close pass.
 
-    True when no own manoeuvre started now passes EXTREMIS_MARGIN_M outside the safety radius
-    any more. Manoeuvres: a turn at the boat's turn rate to any course (every 10 deg), then
-    straight on at its speed, or stopping; the target keeps its course and speed; 90 s ahead,
-    true states.
+    True when no own manoeuvre started now passes all ``targets`` (those whose encounter
+    window is open) EXTREMIS_MARGIN_M outside the safety radius any more. Manoeuvres: a
+    turn at the boat's turn rate to any course (every 10 deg), then straight on at its
+    speed, or stopping; the targets keep course and speed; 90 s ahead, true states.
     """
     x, y, h, v = tr.own[i]
     t0 = tr.t[i]
     rate = math.radians(TURN_RATE_DPS)
     delta = np.radians(np.arange(-180.0, 180.0, 10.0))
     times = np.arange(0.0, ENCOUNTER_TCPA_S, 1.0)
-    tx = t.x0 + t.speed * math.cos(t.course) * (t0 + times)
-    ty = t.y0 + t.speed * math.sin(t.course) * (t0 + times)
-    best = 0.0
-    for speed in (v, 0.0):
+    best = -math.inf
+    for stop in (False, True):
         # Heading over time: turn at the rate toward h + delta, then hold.
         turned = np.clip(times[None, :] * rate, 0.0, np.abs(delta)[:, None])
         hdg = h + np.sign(delta)[:, None] * turned
         spd = np.full_like(hdg, v)
-        if speed == 0.0:
+        if stop:
             spd = np.clip(v - DECEL_MPS2 * times, 0.0, None)[None, :].repeat(len(delta), 0)
         ox = x + np.concatenate([np.zeros((len(delta), 1)), np.cumsum(
             spd[:, :-1] * np.cos(hdg[:, :-1]), axis=1)], axis=1)
         oy = y + np.concatenate([np.zeros((len(delta), 1)), np.cumsum(
             spd[:, :-1] * np.sin(hdg[:, :-1]), axis=1)], axis=1)
-        best = max(best, float(np.hypot(tx - ox, ty - oy).min(axis=1).max()))
+        worst = np.full(len(delta), math.inf)
+        for t in targets:
+            tx = t.x0 + t.speed * math.cos(t.course) * (t0 + times)
+            ty = t.y0 + t.speed * math.sin(t.course) * (t0 + times)
+            worst = np.minimum(worst, np.hypot(tx - ox, ty - oy).min(axis=1))
+        best = max(best, float(worst.max()))
     return best < CONFIG.safety_radius_m + EXTREMIS_MARGIN_M
 
 
-def _manoeuvre_allowed(tr: Trace, i: int, windows: dict, sc: Scenario,
+def _manoeuvre_allowed(tr: Trace, i: int, windows: dict, labels: dict, sc: Scenario,
                        me: TargetSpec) -> bool:
     """True when, at step i, another target obliges the boat to manoeuvre (Rule 2(b)).
 
@@ -449,7 +452,7 @@ def _manoeuvre_allowed(tr: Trace, i: int, windows: dict, sc: Scenario,
         w = windows[o.mmsi]
         if o is me or w is None or not w[0] <= i <= w[1]:
             continue
-        if o.label in ("head_on", "crossing_give_way", "overtaking"):
+        if labels[o.mmsi] in ("head_on", "crossing_give_way", "overtaking"):
             return True
         if w[2] - tr.t[i] <= STANDON_HOLD_TCPA_S:
             return True
@@ -462,14 +465,18 @@ def judge(sc: Scenario, tr: Trace) -> Verdict:
     # Windows open PERCEPTION_TOL_S early: the boat sees the targets through noisy, late AIS
     # and may perceive the risk (and start to act) that much sooner than the truth says.
     windows = {t.mmsi: _window(tr, t, ENCOUNTER_TCPA_S + PERCEPTION_TOL_S) for t in sc.targets}
+    # The situation of each target is the one it was generated for (checked against the
+    # rules' geometry on the boat's straight course, see make_target).
+    labels = {t.mmsi: t.label for t in sc.targets}
     per_target = []
     astern = []
     for t in sc.targets:
         w = windows[t.mmsi]
         if w is None:
-            per_target.append((t.label, True, "no encounter window"))
+            per_target.append((labels[t.mmsi], True, "no encounter window"))
             continue
         i0, i1, t_ncpa = w
+        label = labels[t.mmsi]
         v0 = max(tr.own[i0][3], 1e-6)
         # Course change since t0 [deg], unwrapped: a 190 deg starboard turn is no port turn.
         dcrs = [0.0]
@@ -477,43 +484,44 @@ def judge(sc: Scenario, tr: Trace) -> Verdict:
             dcrs.append(dcrs[-1] + math.degrees(wrap(tr.own[i][2] - tr.own[i - 1][2])))
         ratio = [tr.own[i][3] / v0 for i in range(i0, i1 + 1)]
         ok, why = True, ""
-        if t.label in ("head_on", "crossing_give_way"):
+        if label in ("head_on", "crossing_give_way"):
             onset = next((j for j in range(len(dcrs))
                           if dcrs[j] <= -ONSET_DEG or ratio[j] <= ONSET_SPEED_RATIO), None)
-            slowed = t.label == "crossing_give_way" and min(ratio) <= SLOWDOWN_RATIO
+            slowed = label == "crossing_give_way" and min(ratio) <= SLOWDOWN_RATIO
             if onset is None:
                 ok, why = False, "no alteration"
             elif t_ncpa - tr.t[i0 + onset] < EARLY_TCPA_S:
                 ok, why = False, f"late: TCPA {t_ncpa - tr.t[i0 + onset]:.0f} s at onset"
             elif min(dcrs) > -ALTERATION_DEG and not slowed:
                 ok, why = False, f"not substantial: {min(dcrs):.0f} deg"
-            port = _port_turn_deg(tr, i0, i1, windows, sc, t)
+            port = _port_turn_deg(tr, i0, i1, windows, labels, sc, t)
             if port > PORT_TOLERANCE_DEG:
                 ok, why = False, f"port turn {port:.0f} deg"
-            if t.label == "crossing_give_way":
+            if label == "crossing_give_way":
                 astern.append(_passed_astern(tr, t))
-        elif t.label in ("crossing_stand_on", "being_overtaken"):
+        elif label in ("crossing_stand_on", "being_overtaken"):
             for j in range(len(dcrs)):
                 i = i0 + j
                 if t_ncpa - tr.t[i] <= STANDON_HOLD_TCPA_S:
                     break
-                if _in_extremis(tr, i, t):
+                if _in_extremis(tr, i, [o for o in sc.targets if windows[o.mmsi]
+                                        and windows[o.mmsi][0] <= i <= windows[o.mmsi][1]]):
                     break     # Rule 17(b): her own action is needed now
-                if _manoeuvre_allowed(tr, i, windows, sc, t):
+                if _manoeuvre_allowed(tr, i, windows, labels, sc, t):
                     break     # manoeuvring for another target: course and speed may change
                 if abs(dcrs[j]) > HOLD_COURSE_DEG or ratio[j] < HOLD_SPEED_RATIO:
                     ok, why = False, (f"stand-on moved at TCPA {t_ncpa - tr.t[i]:.0f} s "
                                       f"({dcrs[j]:.0f} deg, speed x{ratio[j]:.2f})")
                     break
-            port = _port_turn_deg(tr, i0, i1, windows, sc, t)
-            if t.label == "crossing_stand_on" and port > PORT_TOLERANCE_DEG:
+            port = _port_turn_deg(tr, i0, i1, windows, labels, sc, t)
+            if label == "crossing_stand_on" and port > PORT_TOLERANCE_DEG:
                 ok, why = False, f"17(c) port turn {port:.0f} deg"
-        per_target.append((t.label, ok, why))
+        per_target.append((label, ok, why))
     x, y, h, _ = tr.own[-1]
     returned = (abs(y) < RETURN_CROSS_TRACK_M and abs(math.degrees(h)) < RETURN_HEADING_DEG
                 and tr.t[-1] - tr.active_end_s >= RETURN_WINDOW_S - DT_S)
     ms = np.array(tr.step_s) * 1e3
-    return Verdict(sc.index, [t.label for t in sc.targets], min_cpa,
+    return Verdict(sc.index, [labels[t.mmsi] for t in sc.targets], min_cpa,
                    min_cpa >= CONFIG.safety_radius_m, all(p[1] for p in per_target),
                    per_target, returned, astern, max(abs(o[1]) for o in tr.own),
                    float(ms.mean()), float(ms.max()),

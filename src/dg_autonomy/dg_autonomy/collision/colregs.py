@@ -612,8 +612,9 @@ class ColregsAvoidance:
         tv = TrackedVessel(tid, float(tgt.p[0]), float(tgt.p[1]), tgt.course_rad,
                            tgt.speed_mps, tgt.length_m, now_s)
         # Judge the situation on the course the boat is settling on: while it turns onto
-        # its plan (a new lane, a transit) the instantaneous course is a passing value.
-        if abs(wrap_pi(desired_course - own_course)) > _TURNING_RAD:
+        # its plan (a new lane, a transit) the instantaneous course is a passing value --
+        # unless it is off its plan because it is avoiding other vessels.
+        if not self._encounters and abs(wrap_pi(desired_course - own_course)) > _TURNING_RAD:
             own_course = desired_course
         own_now = OwnShip(own.x_m, own.y_m, own_course, own_course, own.speed_mps)
         situation = classify(own_now, tv, self.config)
