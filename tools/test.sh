@@ -9,7 +9,9 @@ ruff check .
 echo "[test] 2/3 colcon test (package unit and node tests)"
 # Sequential: node tests of two packages must not share a machine's DDS at the same time
 # even with separate domains (2 cores; timing-sensitive lifecycle checks).
-colcon --log-base log test --base-paths src --executor sequential \
+# compat packages the environment provides were not built (tools/setup.sh): skip them too.
+mapfile -t skip < <(tools/compat_present.sh .venv/bin/python)
+colcon --log-base log test --base-paths src --executor sequential ${skip[@]:+--packages-skip "${skip[@]}"} \
   --return-code-on-test-failure --event-handlers console_direct+ summary+ \
   --pytest-args -q
 colcon --log-base log test-result --test-result-base build --verbose
