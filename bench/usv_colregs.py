@@ -53,6 +53,10 @@ rule obligation; only the CPA metric applies:
   (it must manoeuvre for that one: Rule 2(b)); from then on its course and speed may change.
 * overtaking (Rule 13): keeps clear, either side -- judged by the CPA metric.
 
+Quantified, per-rule compliance checks follow the approach of K. Woerner, M. Benjamin,
+M. Novitzky, J. Leonard, "Quantifying protocol evaluation for autonomous collision avoidance",
+Autonomous Robots, 2018 (doi:10.1007/s10514-018-9765-y); the thresholds are ours.
+
 Reference: MOOS-IvP's AvdColregs behaviour (moos-ivp/moos-ivp, BHV_AvdColregsV22) defines the
 encounter classification this stack follows; it publishes no figure for these scenarios, so
 the reference value is null and the goals are the issue's.

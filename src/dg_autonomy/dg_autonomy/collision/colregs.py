@@ -345,7 +345,6 @@ _W_COURSE = 1.0
 _W_SPEED = 1.0
 _W_CHANGE = 0.5
 _W_EXPOSURE = 1.0
-_SWITCH_RELATIVE = 0.05
 #: "Passed" once resuming the plan would pass at least this many clear CPAs off.
 _PASSED_CPA_FACTOR = 1.5
 #: ... and the CPA of the present motion at least this long ago [s] (AIS noise margin).
@@ -613,8 +612,11 @@ class ColregsAvoidance:
                            tgt.speed_mps, tgt.length_m, now_s)
         # Judge the situation on the course the boat is settling on: while it turns onto
         # its plan (a new lane, a transit) the instantaneous course is a passing value --
-        # unless it is off its plan because it is avoiding other vessels.
-        if not self._encounters and abs(wrap_pi(desired_course - own_course)) > _TURNING_RAD:
+        # unless it is off its plan because it is avoiding (or just avoided) other vessels:
+        # then the plan's course is only the line-of-sight way back, and the other vessel
+        # sees the boat's present course.
+        if not self._encounters and not self._released \
+                and abs(wrap_pi(desired_course - own_course)) > _TURNING_RAD:
             own_course = desired_course
         own_now = OwnShip(own.x_m, own.y_m, own_course, own_course, own.speed_mps)
         situation = classify(own_now, tv, self.config)
@@ -927,13 +929,9 @@ class ColregsAvoidance:
                 cost += np.where(wrong & (d < 2.0 * clear), _W_SIDE, 0.0)
 
         best = int(np.argmin(cost))
-        # Keep the last command unless clearly beaten: by switch_margin -- plus 5 % of the
-        # cost when no option is safe (conflicting targets), where flipping between two bad
-        # manoeuvres would be worse than either -- and never into a static obstacle.
-        margin = cfg.switch_margin
-        if unsafe[best]:
-            margin += _SWITCH_RELATIVE * abs(float(cost[best]))
-        if self._last_cmd is not None and cost[-1] <= cost[best] + margin \
+        # Keep the last command unless beaten by switch_margin (noise), but never into a
+        # static obstacle.
+        if self._last_cmd is not None and cost[-1] <= cost[best] + cfg.switch_margin \
                 and static_pen[-1] <= static_pen[best]:
             best = len(cost) - 1
         return float(courses[best]), float(speeds[best]), bool(unsafe[best])
