@@ -263,3 +263,28 @@ def test_outage_windows_can_be_injected_live(rig):
     h.advance(1.2)
     assert not any(0.5 <= t < 0.9 for t in h.stamps("gnss"))
     assert min(h.stamps("heartbeat")) >= 0.6
+
+
+def test_publish_clock_is_lockstep_time_source(context, executor):
+    """publish_clock: /clock comes from the simulator after each step's data, in fixed steps."""
+    sim = make_sim(context, publish_clock=True, rtf=20.0, gnss_outages_s=[100.0, 101.0])
+    assert sim.get_parameter("use_sim_time").value is False  # the source runs on wall time
+    h = Harness(context, executor, sim)
+    clocks = []
+    h.node.create_subscription(Clock, "/clock", lambda m: clocks.append(stamp_to_s(m.clock)),
+                               QoSProfile(depth=1000))
+    try:
+        h.spin_until(lambda: len(clocks) >= 100, timeout_s=20.0)
+        steps = [round(b - a, 9) for a, b in zip(clocks[:-1], clocks[1:], strict=True)]
+        assert set(steps) == {0.02}, set(steps)  # rate_hz 50: no gaps, no repeats
+        # Every ground-truth stamp is a clock step; GNSS (10 Hz) has no gap up to the clock.
+        truth = {round(t, 6) for t in h.stamps("truth") if clocks[0] <= t <= clocks[-1]}
+        assert truth == {round(c, 6) for c in clocks}
+        gnss = h.stamps("gnss")
+        assert max(b - a for a, b in zip(gnss[:-1], gnss[1:], strict=True)) < 0.1 + 1e-6
+        assert clocks[-1] - gnss[-1] <= 0.1 + 1e-6
+        assert sim.now_s() >= clocks[-1]
+    finally:
+        sim.on_exit()
+        sim.destroy_node()
+        h.node.destroy_node()

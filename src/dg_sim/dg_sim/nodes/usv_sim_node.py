@@ -13,9 +13,13 @@ ros_gz_bridge publish for the same boat, on the ROS topics named in the bridge c
   classic's thruster plugin used 1 s, ArduPilot Rover stops on lost throttle input too)
   commands zero thrust when its commands stop. An empty battery cuts both thrusters.
 * steps :class:`dg_sim.usv.dynamics.UsvModel` with wind, waves and current
-  (:mod:`dg_sim.usv.disturbances`) at ``rate_hz`` on the ROS clock (sim time under
-  ``use_sim_time:=true``, with /clock from dg_sim's clock node), and publishes every step the
-  ground truth (``nav_msgs/Odometry``, frame ``map``, child ``base_link``, twist in the body).
+  (:mod:`dg_sim.usv.disturbances`) at ``rate_hz`` and publishes every step the ground truth
+  (``nav_msgs/Odometry``, frame ``map``, child ``base_link``, twist in the body). Time: with
+  ``publish_clock:=true`` the node is the time source, as gz-sim is for Gazebo runs: a
+  wall-time thread paces fixed steps at ``rtf`` and publishes ``/clock`` after each step's
+  sensor data (lockstep), so sim time never runs ahead of the physics and an overloaded
+  machine slows the run down instead of leaving gaps in the sensor streams. Otherwise it
+  follows the ROS clock (``use_sim_time:=true`` with dg_sim's clock node, or wall time).
 * GNSS ``sensor_msgs/NavSatFix`` at ``gnss_rate_hz``, silent (or ``STATUS_NO_FIX``, see
   ``gnss_outage_mode``) in the ``gnss_outages_s`` windows; IMU ``sensor_msgs/Imu`` at
   ``imu_rate_hz`` (orientation relative to ENU, body rates, specific force).
@@ -44,6 +48,8 @@ does not command one. Publishers use ros_gz_bridge's QoS (reliable, volatile, de
 from __future__ import annotations
 
 import math
+import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -52,6 +58,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from rclpy.time import Time
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, Imu, NavSatFix, NavSatStatus
 from std_msgs.msg import Float64, Header, String
 
@@ -62,10 +69,13 @@ from dg_common.main import run_node
 from dg_common.node import DgNode
 from dg_common.param_schema import ParameterError, ParamSpec
 from dg_common.qos import COMMAND_SUB_QOS
+from dg_common.sim_time import s_to_stamp
 from dg_common.validation import InvalidInput, require_finite
 from dg_common.watchdog import Watchdog
 from dg_interfaces.msg import Target, TargetArray, WaterSample
+from dg_sim.clock import MAX_RTF, ClockSchedule, run_clock
 from dg_sim.ground_vehicle.bridge_config import BridgeConfigError, load_usv_topics
+from dg_sim.nodes.clock_node import CLOCK_QOS
 from dg_sim.usv.battery import Battery, thruster_power_w
 from dg_sim.usv.disturbances import CurrentField, Waves, Wind
 from dg_sim.usv.dynamics import HULLS, UsvModel, UsvModelError, UsvState
@@ -100,6 +110,10 @@ SCHEMA = (
     _p("hull", "str", "hull and thruster parameters (dg_sim.usv.dynamics)", "wamv",
        choices=tuple(HULLS)),
     _p("rate_hz", _F, "simulation step and ground-truth rate [Hz]", 50.0, 1.0, 1000.0),
+    _p("publish_clock", "bool", "be the time source: publish /clock after each step, paced "
+       "at rtf (lockstep; use_sim_time is then ignored)", False),
+    _p("rtf", _F, "real-time factor of the steps when publish_clock is true", 1.0, 0.001,
+       MAX_RTF),
     _p("cmd_timeout_s", _F, "zero a thruster when no valid command came for this long [s]",
        1.0, 0.01, 60.0),
     _p("initial_x_m", _F, "start position east in map [m]", 0.0, -1e5, 1e5),
@@ -203,6 +217,10 @@ SCHEMA = (
 )
 
 
+#: Round-off allowance [s] when a periodic output falls due on a step's time.
+_TIME_EPS_S = 1e-9
+
+
 class _Every:
     """Fires at a fixed period on a (possibly jumping) clock, without drift or bursts."""
 
@@ -213,7 +231,7 @@ class _Every:
     def due(self, t_s: float) -> bool:
         if self._next_s is None or t_s < self._next_s - self.period_s:
             self._next_s = t_s
-        if t_s < self._next_s:
+        if t_s < self._next_s - _TIME_EPS_S:  # 0.1 + 0.2 > 0.3: not a step late
             return False
         nxt = self._next_s + self.period_s
         self._next_s = nxt if nxt > t_s else t_s + self.period_s
@@ -236,6 +254,9 @@ class UsvSimNode(DgNode):
         """
         super().__init__("usv_sim", SCHEMA, **kwargs)
         p = self.params
+        if p.publish_clock and self.get_parameter("use_sim_time").value:
+            # The time source runs on wall time (like dg_sim's clock node).
+            self.set_parameters([Parameter("use_sim_time", value=False)])
         try:
             topics = load_usv_topics(p.bridge_config, p.model_name, p.world_name)
         except BridgeConfigError as exc:
@@ -323,7 +344,18 @@ class UsvSimNode(DgNode):
         self._traffic_truth_due_s = 0.0
         self.add_on_set_parameters_callback(self._check_outages)
         self.add_post_set_parameters_callback(self._update_outages)
-        self.create_timer(1.0 / p.rate_hz, self.guarded(self._step))
+        # Commands arrive on the executor thread, steps may run on the clock thread.
+        self._lock = threading.Lock()
+        self._sim_now_s = 0.0
+        self._stop = threading.Event()
+        if p.publish_clock:
+            self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
+            self._schedule = ClockSchedule(1.0 / p.rate_hz, p.rtf, time.monotonic())
+            self._thread = threading.Thread(target=self._run_lockstep, name="usv_sim_clock",
+                                            daemon=True)
+            self._thread.start()
+        else:
+            self.create_timer(1.0 / p.rate_hz, self.guarded(self._step))
         self.diagnostics.set_value("hull", self.hull.name)
         self.diagnostics.set_value("vessels", len(self.vessels))
         self.diagnostics.set_status(OK, "running")
@@ -348,19 +380,52 @@ class UsvSimNode(DgNode):
                 target.outages = windows
                 self.get_logger().info(f"{param.name} now {list(windows.windows)}")
 
+    def now_s(self) -> float:
+        """Sim time [s]: the last published step when this node is the time source."""
+        return self._sim_now_s if self.params.publish_clock else super().now_s()
+
     # --- inputs ---------------------------------------------------------------------------
     def _on_thrust(self, i: int, msg: Float64) -> None:
-        now = self.now_s()
+        with self._lock:
+            now = self.now_s()
+            try:
+                require_finite(self.cmd_monitors[i].topic, (msg.data,))
+            except InvalidInput as exc:
+                self.reject(self.cmd_monitors[i], "non_finite", str(exc))
+                return
+            if self.model.saturate(msg.data) != msg.data:
+                self.saturated_cmds += 1
+            self.cmd_n[i] = float(msg.data)
+            self.watchdogs[i].feed(now)
+            self.cmd_monitors[i].tick(now)
+
+    # --- lockstep time source -------------------------------------------------------------
+    def _run_lockstep(self) -> None:
         try:
-            require_finite(self.cmd_monitors[i].topic, (msg.data,))
-        except InvalidInput as exc:
-            self.reject(self.cmd_monitors[i], "non_finite", str(exc))
-            return
-        if self.model.saturate(msg.data) != msg.data:
-            self.saturated_cmds += 1
-        self.cmd_n[i] = float(msg.data)
-        self.watchdogs[i].feed(now)
-        self.cmd_monitors[i].tick(now)
+            run_clock(self._schedule, self._lockstep, time.monotonic, self._stop.wait)
+        except Exception as exc:  # a dead time source must end the process, loudly
+            self.get_logger().fatal(f"simulation thread failed: {exc!r}")
+            self.finish(1)
+            raise
+
+    def _lockstep(self, sim_time_s: float) -> None:
+        """One fixed step at ``sim_time_s``: physics, sensors, then /clock."""
+        with self._lock:
+            last = self._t_s
+            self._sim_now_s = sim_time_s
+            if last is None:
+                self._t_s = sim_time_s
+            else:
+                self._integrate(sim_time_s - last, sim_time_s)
+            self._publish(Time(nanoseconds=round(sim_time_s * 1e9)), self._t_s)
+        self._clock_pub.publish(Clock(clock=s_to_stamp(sim_time_s)))
+        self.diagnostics.set_value("overruns", self._schedule.overruns)
+
+    def on_exit(self) -> None:
+        """Stop the simulation thread before the node is destroyed."""
+        self._stop.set()
+        if self.params.publish_clock:
+            self._thread.join(timeout=1.0)
 
     # --- simulation -----------------------------------------------------------------------
     def _step(self) -> None:
