@@ -169,6 +169,26 @@ def test_hold_failsafe_overrides_and_resumes_mid_lane():
     assert ex.completed == 2 and out.status.detail == "SURVEY lane 3/3"
 
 
+def test_second_hold_on_the_way_back_to_a_lane_keeps_the_resume_point():
+    ex = make()
+    nav = FakeNavigator(ex)
+    nav.run(lambda o: o.status.detail == "SURVEY lane 2/3", execute=True)
+    nav.pose, nav.finished = (100.0, 41.0), None
+    nav.step(failsafe=fs("hold", Fault.GNSS), execute=False)
+    nav.pose = (100.0, 70.0)  # drifted off the lane while holding
+    out = nav.step(failsafe=FailsafeState(), execute=False)
+    assert out.status.detail == "TRANSIT to lane 2/3" and out.command.path_xy[-1] == (100, 40)
+    nav.pose = (100.0, 60.0)  # a second fault on the way back
+    nav.step(failsafe=fs("hold", Fault.GNSS), execute=False)
+    out = nav.step(failsafe=FailsafeState(), execute=False)
+    assert out.status.detail == "TRANSIT to lane 2/3"
+    assert out.command.path_xy[-1] == (100, 40)  # the same point, not the lane's start
+    nav.pose, nav.finished = (100.0, 40.0), out.command.plan_id
+    out = nav.step()
+    assert out.status.detail == "SURVEY lane 2/3"
+    assert out.command.path_xy[0] == (100.0, 40.0) and out.command.path_xy[-1] == (10, 40)
+
+
 def test_return_home_failsafe_is_latched_and_aborts_with_progress(tmp_path):
     store = ProgressStore(tmp_path / "p.json")
     ex = make(store)

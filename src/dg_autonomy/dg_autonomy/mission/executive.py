@@ -732,6 +732,10 @@ class MissionExecutive:
                 q, rest = remaining_path(task.path, here)
                 self._resume_path = rest
                 goal = q
+            elif resume and self._sub == "transit" and self._resume_path:
+                # Interrupted again on the way back to the lane: the same point, not the
+                # lane's start (that would re-survey what is done and skip nothing new).
+                goal = self._resume_path[0]
             elif not after_transit:
                 # Far from the piece (after a restart, or a transit to it was needed): go to
                 # the lane itself and survey it, skipping the previous turn.
