@@ -54,15 +54,29 @@ def test_ais_vessel_caused_a_rule_compliant_give_way(run):
     assert give_way[0]["action"] == "turn_starboard"
     assert any(d["action"] == "resume" for d in vessel["decisions"])  # back to the plan
     assert vessel["true_cpa_m"] >= SAFETY_RADIUS_M
-    # The manoeuvre really was to starboard (clockwise) and substantial (rule 8).
+    # Rule 14: alter to starboard and pass port to port. The lane runs east along y = 0 and
+    # the vessel comes west along it: the boat must move off to the south (its starboard),
+    # never north, clearly (rule 8: readily apparent), and have the vessel on its port side
+    # at the closest approach. Measured on ground truth.
     t0 = give_way[0]["t_s"]
-    yaw = {}
+    t_resume = min(d["t_s"] for d in vessel["decisions"] if d["action"] == "resume")
+    t_cpa = vessel["true_cpa_time_s"]
+    ys, heading_at_cpa, own_at_cpa = [], None, None
     for msg in read_ros2_messages(str(run_dir / "recording.mcap"),
                                   topics=["/wamv/ground_truth/odometry"]):
         t = msg.log_time_ns * 1e-9
-        if t0 - 1.0 <= t <= t0 + 20.0:
-            q = msg.ros_msg.pose.pose.orientation
-            yaw[t] = yaw_from_quaternion(q.x, q.y, q.z, q.w)
-    start = yaw[min(yaw)]
-    turn = min(wrap_angle(y - start) for y in yaw.values())
-    assert turn < -math.radians(20.0), f"largest turn {math.degrees(turn):.1f} deg"
+        p = msg.ros_msg.pose.pose
+        if t0 <= t <= t_resume:
+            ys.append(p.position.y)
+        if own_at_cpa is None and t >= t_cpa:
+            q = p.orientation
+            heading_at_cpa = yaw_from_quaternion(q.x, q.y, q.z, q.w)
+            own_at_cpa = (p.position.x, p.position.y)
+    assert min(ys) < -15.0 and max(ys) < 5.0, (min(ys), max(ys))
+    other = next(tg for msg in read_ros2_messages(str(run_dir / "recording.mcap"),
+                                                 topics=["/traffic/ground_truth"])
+                 if msg.log_time_ns * 1e-9 >= t_cpa
+                 for tg in msg.ros_msg.targets if tg.id == AIS_VESSEL)
+    bearing = math.atan2(other.y_m - own_at_cpa[1], other.x_m - own_at_cpa[0])
+    relative = wrap_angle(bearing - heading_at_cpa)
+    assert 0.0 < relative < math.pi, f"vessel at {math.degrees(relative):.0f} deg: not to port"
