@@ -141,8 +141,9 @@ def analyze(run_dir: Path) -> dict[str, Any]:
 
 
 def _outline(ax: Any, mission: Any) -> None:
-    for poly, style in ([mission.geofence, dict(color="tab:red", ls=":", label="geofence")],
-                        [mission.outline, dict(color="saddlebrown", label="shore")]):
+    for poly, style in ([mission.geofence, dict(color="tab:red", ls=":",
+                                                label="geofence (reservoir shore)")],
+                        [mission.outline, dict(color="saddlebrown", label="survey area")]):
         x, y = poly.exterior.xy
         ax.plot(x, y, **style)
     for i, isl in enumerate(mission.islands):
