@@ -1,4 +1,4 @@
-"""The ``dg`` command: ``dg launch``, ``dg demo``, ``dg bench``."""
+"""The ``dg`` command: ``dg launch``, ``dg demo``, ``dg bench``, ``dg vision``."""
 
 from __future__ import annotations
 
@@ -21,13 +21,16 @@ DG Stack command line.
       `dg demo --list` shows the scenarios.
   dg bench [NAME ...]
       Run the benchmarks in bench/ and write bench/results/<name>.json.
+  dg vision {fit,score} ...
+      Anomaly detection from good parts only: `dg vision fit --good DIR --out MODEL`,
+      `dg vision score MODEL DIR --json OUT` (see `dg vision --help`).
 """
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dg", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", metavar="{launch,demo,bench}")
+    sub = p.add_subparsers(dest="command", metavar="{launch,demo,bench,vision}")
     lp = sub.add_parser("launch", help="run a ROS 2 XML launch file",
                         description="Run a ROS 2 XML launch file (subset of ros2 launch).")
     lp.add_argument("file", type=Path, help="the .launch.xml file")
@@ -44,11 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     bp = sub.add_parser("bench", help="run benchmarks", description="Run bench/*.py.")
     bp.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     bp.add_argument("--bench-dir", type=Path, default=Path("bench"))
+    sub.add_parser("vision", help="anomaly detection: fit a model, score images",
+                   add_help=False)  # its own parser: dg_vision.cli
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dg`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["vision"]:
+        from dg_vision.cli import main as vision_main
+
+        sys.exit(vision_main(argv[1:]))
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     # name:=value after an option (`dg demo x --rtf 5 a:=b`) is a launch argument too.
@@ -71,8 +81,11 @@ def main(argv: list[str] | None = None) -> None:
             if ":=" in name:  # `dg demo rtf:=2` style: no scenario given
                 args.launch_args.insert(0, name)
                 name = DEFAULT_SCENARIO
-            if name not in SCENARIOS:
-                parser.error(f"unknown scenario '{name}'; known: {', '.join(SCENARIOS)}")
+            if name not in SCENARIOS:  # a short name: `dg demo survey` is usv_survey
+                short = [k for k in SCENARIOS if name in k.split("_")]
+                if len(short) != 1:
+                    parser.error(f"unknown scenario '{name}'; known: {', '.join(SCENARIOS)}")
+                name = short[0]
             rtf = SCENARIOS[name].rtf if args.rtf is None else args.rtf
             if not 0.0 < rtf <= 100.0:
                 parser.error("--rtf must be in (0, 100]")
