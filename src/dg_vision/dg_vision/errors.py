@@ -1,5 +1,8 @@
-"""The one error type of the vision core: bad input, said clearly (nodes turn it into a
-rejected message plus a diagnostic; the CLI into a message and exit code 2)."""
+"""The one error type of the vision core: bad input, said clearly.
+
+Nodes turn it into a rejected message plus a diagnostic, the CLI into a message and exit
+code 2.
+"""
 
 
 class VisionInputError(ValueError):

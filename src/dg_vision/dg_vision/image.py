@@ -71,8 +71,11 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file (grey stays grey, colour becomes BGR) or raise
-    :class:`VisionInputError` saying why (missing, empty, truncated, not an image, huge)."""
+    """Read an image file: grey stays grey, colour becomes BGR.
+
+    Raises :class:`VisionInputError` saying why (missing, empty, truncated, not an image,
+    huge).
+    """
     p = Path(path)
     if not p.is_file():
         raise VisionInputError(f"{p}: no such file")
