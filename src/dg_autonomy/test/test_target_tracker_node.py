@@ -15,6 +15,7 @@ from dg_autonomy.nodes.target_tracker_node import TargetTrackerNode
 from dg_common.geodesy import Datum, enu_to_geodetic
 from dg_common.param_schema import ParameterError
 from dg_common.sim_time import s_to_stamp
+from dg_common.testing import spin_until
 from dg_interfaces.msg import Target, TargetArray
 
 DATUM = (47.3977, 8.5456, 488.0)
@@ -50,12 +51,7 @@ class Harness:
         self.io.destroy_node()
 
     def spin_until(self, condition, timeout_s):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.01)
-            if condition():
-                return True
-        return False
+        return spin_until(self.executor, condition, timeout_s)
 
     def connected(self):
         return self.spin_until(lambda: self.ais_pub.get_subscription_count() == 1

@@ -1,0 +1,42 @@
+"""Pytest set-up shared by the packages' tests (DESIGN.md §2).
+
+Importing this module isolates the test session's ROS traffic (:func:`isolate_ros`), so a
+package's ``test/conftest.py`` imports it before anything calls ``rclpy.init``::
+
+    from dg_common.testing import ros_context  # noqa: F401 - the fixture
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import Executor
+
+from dg_common.isolation import isolate_ros
+
+isolate_ros()
+
+
+@pytest.fixture
+def ros_context() -> Iterator[Context]:
+    """A fresh rclpy context per test, shut down afterwards."""
+    context = Context()
+    rclpy.init(context=context)
+    try:
+        yield context
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def spin_until(executor: Executor, condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Spin ``executor`` until ``condition()`` holds (True) or ``timeout_s`` [s] passed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.01)
+        if condition():
+            return True
+    return False
