@@ -24,5 +24,6 @@ setup(
         "recorder = dg_sim.nodes.recorder_node:main",
         "ground_vehicle = dg_sim.nodes.ground_vehicle_node:main",
         "usv_sim = dg_sim.nodes.usv_sim_node:main",
+        "inspection_cell = dg_sim.nodes.inspection_cell_node:main",
     ]},
 )

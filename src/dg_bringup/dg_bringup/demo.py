@@ -42,6 +42,8 @@ def run_demo(scenario: str, *, rtf: float, runs_dir: Path, launch_args: dict[str
     env = isolate_ros(dict(os.environ), home=str(run_dir / "ros"))
     args = {"run_dir": str(run_dir), "rtf": repr(rtf), "timeout_s": repr(sc.timeout_s),
             **launch_args}
+    if sc.prepare is not None:
+        args.update(sc.prepare(run_dir, dict(args)))
     launch_file = Path(get_package_share_directory("dg_bringup")) / "launch" / sc.launch_file
     (run_dir / "launch_args.yaml").write_text(
         yaml.safe_dump({"launch_file": str(launch_file), "args": args}))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dg_bringup.scenarios import ugv_square, usv_survey
+from dg_bringup.scenarios import inspection, ugv_square, usv_survey
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class Scenario:
     timeout_s: float
     #: Real-time factor of the simulated clock unless ``--rtf`` says otherwise.
     rtf: float
+    #: Work before the launch: ``prepare(run_dir, launch_args)`` returns launch arguments
+    #: to add (e.g. the inspection line teaches its recipe into the run folder).
+    prepare: Callable[[Path, dict[str, str]], dict[str, str]] | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -42,6 +45,17 @@ SCENARIOS: dict[str, Scenario] = {
         # 8 Python nodes + the recorder on 2 cores keep up with 5x real time, not 20x
         # (measured: at 20x timer periods are skipped and the GNSS fail-safe trips).
         rtf=5.0,
+    ),
+    "inspection": Scenario(
+        description="inspection line: teach from good boards, then boards and machined "
+                    "housings with defects pass a camera and a 3D sensor; verdicts vs truth",
+        launch_file="demo_inspection.launch.xml",
+        analyze=inspection.analyze,
+        timeout_s=900.0,
+        # The line waits for each part's verdict (handshake), so the rate adapts to the CPU.
+        rtf=2.0,
+        # Teach before the launch: golden image, CAD mesh, anomaly model into the run folder.
+        prepare=inspection.prepare,
     ),
 }
 
