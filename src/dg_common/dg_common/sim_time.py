@@ -11,6 +11,11 @@ def stamp_to_s(stamp: Time) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
+def stamp_to_ns(stamp: Time) -> int:
+    """Integer nanoseconds of a ``builtin_interfaces/Time`` (exact, for keys and matching)."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
 def s_to_stamp(t_s: float) -> Time:
     """``builtin_interfaces/Time`` of ``t_s`` seconds (t_s >= 0)."""
     ns = round(t_s * 1e9)
