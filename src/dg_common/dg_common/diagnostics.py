@@ -8,7 +8,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
-from dg_common.sim_time import now_s
+from dg_common.sim_time import s_to_stamp
 
 #: Levels as ints (the message field is a ``byte``: converted when publishing).
 OK, WARN, ERROR = 0, 1, 2
@@ -83,9 +83,10 @@ class Diagnostics:
 
     def status(self) -> DiagnosticStatus:
         """The status that the next publish will send."""
-        t = now_s(self._node)
+        t = self._node.now_s()  # the node's time: a time-source node overrides it
         level, messages = self._level, [self._message]
-        values = [KeyValue(key=k, value=v) for k, v in self._values.items()]
+        # list() copies in one step: values may be set from a node's simulation thread
+        values = [KeyValue(key=k, value=v) for k, v in list(self._values.items())]
         for m in self._monitors:
             age = m.age_s(t)
             values += [
@@ -109,6 +110,6 @@ class Diagnostics:
     def publish(self) -> None:
         """Publish the current status."""
         msg = DiagnosticArray()
-        msg.header.stamp = self._node.get_clock().now().to_msg()
+        msg.header.stamp = s_to_stamp(self._node.now_s())
         msg.status = [self.status()]
         self._pub.publish(msg)

@@ -12,7 +12,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from dg_sim.clock import ClockSchedule, ClockStatus, RtfMeter, run_clock
-from dg_sim.nodes.clock_node import CLOCK_QOS, ClockNode
+from dg_sim.nodes.clock_node import ClockNode
+from dg_sim.nodes.time_source import CLOCK_QOS
 
 
 class FakeWall:

@@ -284,6 +284,14 @@ def test_publish_clock_is_lockstep_time_source(context, executor):
         assert max(b - a for a, b in zip(gnss[:-1], gnss[1:], strict=True)) < 0.1 + 1e-6
         assert clocks[-1] - gnss[-1] <= 0.1 + 1e-6
         assert sim.now_s() >= clocks[-1]
+        assert min(h.stamps("truth")) > 0.0 and clocks[0] > 0.0  # no zero ("unset") stamps
+        # Input ages are judged on the simulator's own time: fresh commands are not stale.
+        for pub in h.thrust_pubs:
+            pub.publish(Float64(data=10.0))
+        h.spin_until(lambda: all(m.received for m in sim.cmd_monitors), timeout_s=5.0)
+        values = {kv.key: kv.value for kv in sim.diagnostics.status().values}
+        ages = [float(v) for k, v in values.items() if k.endswith("thrust age_s")]
+        assert len(ages) == 2 and max(ages) < 1.0, values
     finally:
         sim.on_exit()
         sim.destroy_node()

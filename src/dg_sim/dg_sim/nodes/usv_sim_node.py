@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -58,7 +57,6 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from rclpy.time import Time
-from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, Imu, NavSatFix, NavSatStatus
 from std_msgs.msg import Float64, Header, String
 
@@ -69,13 +67,12 @@ from dg_common.main import run_node
 from dg_common.node import DgNode
 from dg_common.param_schema import ParameterError, ParamSpec
 from dg_common.qos import COMMAND_SUB_QOS
-from dg_common.sim_time import s_to_stamp
 from dg_common.validation import InvalidInput, require_finite
 from dg_common.watchdog import Watchdog
 from dg_interfaces.msg import Target, TargetArray, WaterSample
-from dg_sim.clock import MAX_RTF, ClockSchedule, run_clock
+from dg_sim.clock import MAX_RTF
 from dg_sim.ground_vehicle.bridge_config import BridgeConfigError, load_usv_topics
-from dg_sim.nodes.clock_node import CLOCK_QOS
+from dg_sim.nodes.time_source import TimeSource
 from dg_sim.usv.battery import Battery, thruster_power_w
 from dg_sim.usv.disturbances import CurrentField, Waves, Wind
 from dg_sim.usv.dynamics import HULLS, UsvModel, UsvModelError, UsvState
@@ -254,9 +251,6 @@ class UsvSimNode(DgNode):
         """
         super().__init__("usv_sim", SCHEMA, **kwargs)
         p = self.params
-        if p.publish_clock and self.get_parameter("use_sim_time").value:
-            # The time source runs on wall time (like dg_sim's clock node).
-            self.set_parameters([Parameter("use_sim_time", value=False)])
         try:
             topics = load_usv_topics(p.bridge_config, p.model_name, p.world_name)
         except BridgeConfigError as exc:
@@ -344,21 +338,18 @@ class UsvSimNode(DgNode):
         self._traffic_truth_due_s = 0.0
         self.add_on_set_parameters_callback(self._check_outages)
         self.add_post_set_parameters_callback(self._update_outages)
-        # Commands arrive on the executor thread, steps may run on the clock thread.
-        self._lock = threading.Lock()
-        self._sim_now_s = 0.0
-        self._stop = threading.Event()
-        if p.publish_clock:
-            self._clock_pub = self.create_publisher(Clock, "/clock", CLOCK_QOS)
-            self._schedule = ClockSchedule(1.0 / p.rate_hz, p.rtf, time.monotonic())
-            self._thread = threading.Thread(target=self._run_lockstep, name="usv_sim_clock",
-                                            daemon=True)
-            self._thread.start()
-        else:
-            self.create_timer(1.0 / p.rate_hz, self.guarded(self._step))
         self.diagnostics.set_value("hull", self.hull.name)
         self.diagnostics.set_value("vessels", len(self.vessels))
         self.diagnostics.set_status(OK, "running")
+        # Commands arrive on the executor thread, steps may run on the time source's thread.
+        self._lock = threading.Lock()
+        self._time_source: TimeSource | None = None
+        if p.publish_clock:
+            # First step at one period: no message goes out stamped 0 ("stamp not set").
+            self._time_source = TimeSource(self, 1.0 / p.rate_hz, start_s=1.0 / p.rate_hz,
+                                           on_step=self._lockstep)
+        else:
+            self.create_timer(1.0 / p.rate_hz, self.guarded(self._step))
 
     # --- live outage windows --------------------------------------------------------------
     _OUTAGE_PARAMS = ("gnss_outages_s", "operator_outages_s")
@@ -381,8 +372,9 @@ class UsvSimNode(DgNode):
                 self.get_logger().info(f"{param.name} now {list(windows.windows)}")
 
     def now_s(self) -> float:
-        """Sim time [s]: the last published step when this node is the time source."""
-        return self._sim_now_s if self.params.publish_clock else super().now_s()
+        """Sim time [s]: the current step's when this node is the time source."""
+        ts = self._time_source
+        return ts.now_s if ts is not None else super().now_s()
 
     # --- inputs ---------------------------------------------------------------------------
     def _on_thrust(self, i: int, msg: Float64) -> None:
@@ -400,32 +392,20 @@ class UsvSimNode(DgNode):
             self.cmd_monitors[i].tick(now)
 
     # --- lockstep time source -------------------------------------------------------------
-    def _run_lockstep(self) -> None:
-        try:
-            run_clock(self._schedule, self._lockstep, time.monotonic, self._stop.wait)
-        except Exception as exc:  # a dead time source must end the process, loudly
-            self.get_logger().fatal(f"simulation thread failed: {exc!r}")
-            self.finish(1)
-            raise
-
     def _lockstep(self, sim_time_s: float) -> None:
-        """One fixed step at ``sim_time_s``: physics, sensors, then /clock."""
+        """One fixed step at ``sim_time_s``: physics and sensors (then TimeSource: /clock)."""
         with self._lock:
             last = self._t_s
-            self._sim_now_s = sim_time_s
             if last is None:
                 self._t_s = sim_time_s
             else:
                 self._integrate(sim_time_s - last, sim_time_s)
             self._publish(Time(nanoseconds=round(sim_time_s * 1e9)), self._t_s)
-        self._clock_pub.publish(Clock(clock=s_to_stamp(sim_time_s)))
-        self.diagnostics.set_value("overruns", self._schedule.overruns)
 
     def on_exit(self) -> None:
-        """Stop the simulation thread before the node is destroyed."""
-        self._stop.set()
-        if self.params.publish_clock:
-            self._thread.join(timeout=1.0)
+        """Stop the time source's thread before the node is destroyed."""
+        if self._time_source is not None:
+            self._time_source.stop()
 
     # --- simulation -----------------------------------------------------------------------
     def _step(self) -> None:
