@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dg_bringup.launch_runner import run_launch
-from dg_bringup.scenarios import SCENARIOS
+from dg_bringup.scenarios import SCENARIOS, Scenario
 from dg_common.isolation import isolate_ros
 
 
@@ -42,19 +42,37 @@ def run_demo(scenario: str, *, rtf: float, runs_dir: Path, launch_args: dict[str
     env = isolate_ros(dict(os.environ), home=str(run_dir / "ros"))
     args = {"run_dir": str(run_dir), "rtf": repr(rtf), "timeout_s": repr(sc.timeout_s),
             **launch_args}
-    if sc.prepare is not None:
-        args.update(sc.prepare(run_dir, dict(args)))
+    console.print(f"[bold]dg demo {scenario}[/]: {sc.description} (rtf {rtf:g}, "
+                  f"ROS_DOMAIN_ID {env['ROS_DOMAIN_ID']})")
+    metrics: dict[str, Any] = {"scenario": scenario, "real_time_factor": rtf}
+    code = 1
+    try:
+        prepared = sc.prepare(run_dir, dict(args)) if sc.prepare is not None else {}
+    except Exception as exc:  # noqa: BLE001 - a failed set-up must still leave its report
+        metrics["prepare_error"] = f"{type(exc).__name__}: {exc}"
+        console.print(f"[red]set-up failed: {metrics['prepare_error']}[/]")
+    else:
+        for key, value in prepared.items():
+            args.setdefault(key, value)  # the user's own launch arguments win
+        code = _launch_and_analyze(console, sc, run_dir, args, env, metrics)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    _summary(console, metrics)
+    ok = code == 0 and metrics.get("succeeded", False)
+    console.print(f"[{'green' if ok else 'red'}]{'succeeded' if ok else 'FAILED'}[/]: "
+                  f"{len(list(run_dir.iterdir()))} files in the run folder")
+    print(run_dir, flush=True)  # last line: the run folder (DESIGN.md §5)
+    return 0 if ok else (code or 1)
+
+
+def _launch_and_analyze(console: Console, sc: Scenario, run_dir: Path, args: dict[str, str],
+                        env: dict[str, str], metrics: dict[str, Any]) -> int:
+    """Run the scenario's launch file, then its analysis into ``metrics``; the exit code."""
     launch_file = Path(get_package_share_directory("dg_bringup")) / "launch" / sc.launch_file
     (run_dir / "launch_args.yaml").write_text(
         yaml.safe_dump({"launch_file": str(launch_file), "args": args}))
-    console.print(f"[bold]dg demo {scenario}[/]: {sc.description} (rtf {rtf:g}, "
-                  f"ROS_DOMAIN_ID {env['ROS_DOMAIN_ID']})")
     t0 = time.monotonic()
     code = run_launch(launch_file, args, env=env)
-    wall_s = time.monotonic() - t0
-
-    metrics: dict[str, Any] = {"scenario": scenario, "launch_exit_code": code,
-                               "wall_time_s": round(wall_s, 3), "real_time_factor": rtf}
+    metrics.update(launch_exit_code=code, wall_time_s=round(time.monotonic() - t0, 3))
     if (run_dir / "recording.mcap").exists() and (run_dir / "parameters.yaml").exists():
         try:
             metrics.update(sc.analyze(run_dir))
@@ -63,13 +81,7 @@ def run_demo(scenario: str, *, rtf: float, runs_dir: Path, launch_args: dict[str
             console.print(f"[red]analysis failed: {metrics['analysis_error']}[/]")
     else:
         console.print("[red]no recording or parameters were written: nothing to analyse[/]")
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    _summary(console, metrics)
-    ok = code == 0 and metrics.get("succeeded", False)
-    console.print(f"[{'green' if ok else 'red'}]{'succeeded' if ok else 'FAILED'}[/]: "
-                  f"{len(list(run_dir.iterdir()))} files in the run folder")
-    print(run_dir, flush=True)  # last line: the run folder (DESIGN.md §5)
-    return 0 if ok else (code or 1)
+    return code
 
 
 def _summary(console: Console, metrics: dict[str, Any]) -> None:
