@@ -28,7 +28,11 @@ def as_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:
     Floats in [0, 1] are scaled to 0..255; 16-bit images are scaled down by 257; a single
     channel ``(H, W, 1)`` is squeezed; BGRA drops alpha.
     """
-    arr = np.asarray(image)
+    try:
+        arr = np.asarray(image)
+    except (TypeError, ValueError):
+        raise VisionInputError(f"{name} is not an array of pixels (ragged or mixed "
+                               f"input)") from None
     if arr.size == 0:
         raise VisionInputError(f"{name} is empty (shape {arr.shape})")
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -56,6 +60,39 @@ def as_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:
                                    f"({lo:.3g}..{hi:.3g}); give uint8 or scale it")
         return np.ascontiguousarray(np.rint(arr * 255.0).astype(np.uint8))
     raise VisionInputError(f"{name} has unsupported dtype {arr.dtype}")
+
+
+def check_roi(roi: object, shape: tuple[int, ...], *, name: str = "roi",
+              min_side: int = 1) -> tuple[int, int, int, int]:
+    """Check a region ``roi`` = (x, y, w, h) [px] against an image of ``shape`` (H, W[, C]).
+
+    Each value must be a finite number; they are rounded to whole pixels. The region must
+    lie inside the image and be at least ``min_side`` px each way.
+
+    Returns:
+        (x, y, w, h) as ints.
+
+    Raises:
+        VisionInputError: not four numbers, NaN/inf, too small or outside the image.
+
+    """
+    try:
+        vals = [float(v) for v in roi]  # type: ignore[union-attr]
+    except (TypeError, ValueError, OverflowError):
+        raise VisionInputError(f"{name} must be (x, y, w, h), got {roi!r}") from None
+    if len(vals) != 4:
+        raise VisionInputError(f"{name} must be (x, y, w, h), got {roi!r}")
+    if not all(np.isfinite(vals)):
+        raise VisionInputError(f"{name} must be finite, got {roi!r}")
+    x, y, w, h = (int(round(v)) for v in vals)
+    hh, ww = shape[:2]
+    if w < min_side or h < min_side:
+        raise VisionInputError(f"{name} {(x, y, w, h)} is empty or smaller than "
+                               f"{min_side}x{min_side} px")
+    if x < 0 or y < 0 or x + w > ww or y + h > hh:
+        raise VisionInputError(f"{name} {(x, y, w, h)} lies outside (exceeds) the {ww}x{hh} "
+                               f"image")
+    return x, y, w, h
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -61,6 +61,16 @@ def test_polarity_threshold_roi_and_border():
     ({"roi": (290, 190, 50, 50)}, "outside"),
     ({"roi": (10, 10, 0, 5)}, "empty"),
     ({"min_area": -1}, "min_area"),
+    ({"min_area": math.nan}, "min_area"),
+    ({"min_area": None}, "min_area"),
+    ({"max_area": math.nan}, "max_area"),
+    ({"max_area": "big"}, "max_area"),
+    ({"max_area": -5}, "max_area"),
+    ({"min_area": 50, "max_area": 20}, "max_area"),
+    ({"roi": (math.nan, 10, 20, 20)}, "finite"),
+    ({"roi": (10, 10, math.inf, 20)}, "finite"),
+    ({"roi": (10, 10, 20)}, "roi"),
+    ({"roi": "all"}, "roi"),
 ])
 def test_blob_errors(kw, match):
     with pytest.raises(VisionInputError, match=match):

@@ -229,3 +229,57 @@ def test_calibration_errors(tmp_path):
         hand_eye([np.diag([2.0, 1, 1, 1])] * 3, eye)
     with pytest.raises(VisionInputError, match=r"\(N, 4, 4\)"):
         hand_eye(np.zeros((3, 3, 3)), eye)
+
+
+def _info(**over):
+    d = CameraCalibration(K=K, dist=DIST, image_size=(W, H), rms_px=0.1).to_camera_info()
+    d.update(over)
+    return d
+
+
+@pytest.mark.parametrize("over", [
+    {"image_width": math.inf},
+    {"image_width": "wide"},
+    {"image_height": None},
+    {"camera_matrix": {"data": [1, 2, 3]}},
+    {"distortion_coefficients": {"data": [0.1] * 6}},
+    {"distortion_coefficients": {"data": [math.nan] * 5}},
+    {"rms_px": "small"},
+    {"rms_px": [1, 2]},
+    {"per_view_rms_px": 5},
+    {"per_view_rms_px": ["a"]},
+])
+def test_from_camera_info_bad_fields(over):
+    with pytest.raises(VisionInputError, match="camera_info|camera matrix|distortion"):
+        CameraCalibration.from_camera_info(_info(**over))
+
+
+@pytest.mark.parametrize("n,model,written", [
+    (4, "plumb_bob", 5), (5, "plumb_bob", 5), (8, "rational_polynomial", 8),
+    (14, "rational_polynomial", 8),
+])
+def test_to_camera_info_distortion_model(n, model, written):
+    d = np.zeros(n)
+    d[:min(n, 5)] = [0.1, -0.05, 0.001, 0.002, 0.01][:min(n, 5)]
+    info = CameraCalibration(K=K, dist=d, image_size=(W, H), rms_px=0.1).to_camera_info()
+    assert info["distortion_model"] == model
+    assert len(info["distortion_coefficients"]["data"]) == written
+    back = CameraCalibration.from_camera_info(info)
+    assert np.allclose(back.dist[:min(n, 5)], d[:min(n, 5)])
+    # The per-view list may be absent or null in other tools' files.
+    info["per_view_rms_px"] = None
+    assert CameraCalibration.from_camera_info(info).per_view_rms_px == []
+
+
+def test_to_camera_info_refuses_thin_prism_terms():
+    d = np.zeros(12)
+    d[9] = 0.01
+    with pytest.raises(VisionInputError, match="no ROS"):
+        CameraCalibration(K=K, dist=d, image_size=(W, H), rms_px=0.1).to_camera_info()
+
+
+@pytest.mark.parametrize("img", [np.full((H, W), 128, np.uint8),
+                                 np.full((H, W, 3), 128, np.uint8)])
+def test_one_image_instead_of_a_sequence(img):
+    with pytest.raises(VisionInputError, match="one image"):
+        calibrate_checkerboard(img, (8, 6), 15.0)

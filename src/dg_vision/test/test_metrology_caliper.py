@@ -120,3 +120,49 @@ def test_caliper_bad_images_and_arc_errors():
         measure_edges_arc(img, (32, 32), 1.0, 0, 90)
     with pytest.raises(VisionInputError, match="shorter"):
         measure_edges_arc(img, (32, 32), 10.0, 0, 5)
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"width": math.nan}, "width"),
+    ({"width": None}, "width"),
+    ({"width": "wide"}, "width"),
+    ({"width": 2000.0}, "width"),
+    ({"sigma": math.nan}, "sigma"),
+    ({"sigma": None}, "sigma"),
+    ({"sigma": 0.0}, "sigma"),
+    ({"threshold": math.inf}, "threshold"),
+    ({"threshold": None}, "threshold"),
+    ({"threshold": -1.0}, "threshold"),
+])
+def test_caliper_parameter_errors(kw, match):
+    img = np.full((64, 64), 100, np.uint8)
+    with pytest.raises(VisionInputError, match=match):
+        measure_edges(img, (10, 10), (30, 10), **kw)
+    with pytest.raises(VisionInputError, match=match):
+        measure_edges_arc(img, (32, 32), 10.0, 0.0, 90.0, **kw)
+
+
+@pytest.mark.parametrize("args,match", [
+    ((10.0, 0.0, 361.0), "360"),
+    ((10.0, 90.0, -300.0), "360"),
+    ((10.0, 0.0, 1e300), "360"),
+    ((10.0, None, 90.0), "a0_deg"),
+    ((10.0, 0.0, "east"), "a1_deg"),
+    ((10.0, 0.0, math.inf), "finite"),
+    ((None, 0.0, 90.0), "radius"),
+    ((math.nan, 0.0, 90.0), "radius"),
+])
+def test_arc_argument_errors(args, match):
+    img = np.full((64, 64), 100, np.uint8)
+    with pytest.raises(VisionInputError, match=match):
+        measure_edges_arc(img, (32, 32), *args)
+
+
+def test_full_circle_arc_and_edge_at_caliper_end():
+    # A 360 deg sweep is allowed: the bar is crossed four times.
+    img = render(lambda x, y: ndtr((x - 26) / 0.6) - ndtr((x - 38) / 0.6), size=(64, 64))
+    assert len(measure_edges_arc(img, (32.0, 32.0), 15.0, 0.0, 360.0, width=3)) == 4
+    # An edge 0.2 px before the caliper end is still found where it is.
+    edges = measure_edges(render(step((1.0, 0.0), 30.0), noise=0.0), (10.0, 20.0),
+                          (30.2, 20.0))
+    assert len(edges) == 1 and abs(edges[0].x - 30.0) < 0.05

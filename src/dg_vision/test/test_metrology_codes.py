@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dg_vision.errors import VisionInputError
-from dg_vision.metrology.codes import read_codes, render_code
+from dg_vision.metrology.codes import parse_formats, read_codes, render_code
 
 
 def place(code_img, angle_deg, size=(360, 480), at=(240, 180), noise=2.0, seed=0):
@@ -61,3 +61,20 @@ def test_no_code_and_errors():
         read_codes(np.zeros((0, 10), np.uint8))
     with pytest.raises(VisionInputError, match="cannot encode"):
         render_code("not digits", "EAN13")
+
+
+def test_formats_given_as_one_name():
+    img, _ = place(render_code("DG-42", "QRCode"), 0.0)
+    # A str is one format name (not a sequence of one-letter names), in any spelling.
+    for fmt in ("QRCode", "qr_code", "QR-Code"):
+        found = read_codes(img, formats=fmt)
+        assert [c.text for c in found] == ["DG-42"]
+    assert read_codes(img, formats="DataMatrix") == []
+    assert parse_formats("QRCode") == parse_formats(["qrcode"])
+    assert len(parse_formats(["QRCode", "EAN13"])) == 2
+
+
+@pytest.mark.parametrize("formats", ["", "Q", [], ["QRCode", "nope"], [1], 5])
+def test_parse_formats_errors(formats):
+    with pytest.raises(VisionInputError, match="format"):
+        parse_formats(formats)

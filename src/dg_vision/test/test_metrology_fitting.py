@@ -145,3 +145,65 @@ def test_find_circle_errors():
         find_circle(img, (70.0, 55.0), math.nan)
     with pytest.raises(VisionInputError, match="polarity"):
         find_circle(img, (70.0, 55.0), 20.0, polarity="inward")
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"width": math.nan}, "width"),
+    ({"width": None}, "width"),
+    ({"width": 0.0}, "width"),
+    ({"sigma": math.nan}, "sigma"),
+    ({"sigma": 0}, "sigma"),
+    ({"threshold": None}, "threshold"),
+    ({"search": math.nan}, "search"),
+    ({"search": 0.0}, "search"),
+    ({"search": "far"}, "search"),
+    ({"polarity": None}, "polarity"),
+    ({"min_edges": 0}, "min_edges"),
+])
+def test_find_line_and_circle_parameter_errors(kw, match):
+    img = render_hole(70, 55, 20)
+    with pytest.raises(VisionInputError, match=match):
+        find_circle(img, (70.0, 55.0), 20.0, **kw)
+    with pytest.raises(VisionInputError, match=match):
+        find_line(img, (20.0, 30.0), (100.0, 30.0), **kw)
+
+
+def test_find_line_and_circle_bound_the_search():
+    img = render_hole(70, 55, 20)
+    # A search far beyond the image is refused instead of allocating huge calipers.
+    with pytest.raises(VisionInputError, match="diagonal"):
+        find_line(img, (20.0, 30.0), (100.0, 30.0), search=1e9)
+    with pytest.raises(VisionInputError, match="diagonal"):
+        find_line(img, (20.0, 30.0), (100.0, 30.0), search=math.inf)
+    with pytest.raises(VisionInputError, match="center_guess"):
+        find_circle(img, (70.0, None), 20.0)
+    # Annulus starting beyond the farthest image corner: nothing to search.
+    with pytest.raises(VisionInputError, match="outside"):
+        find_circle(img, (70.0, 55.0), 5000.0, search=100.0)
+    # A huge search is capped at the farthest image corner (rays then leave the image):
+    # a clear error, not a MemoryError.
+    with pytest.raises(VisionInputError, match="only 0 of 64"):
+        find_circle(img, (70.0, 55.0), 20.0, search=1e12)
+
+
+@pytest.mark.parametrize("copies", [5, 50])
+def test_fits_with_mostly_duplicate_points(copies):
+    t = np.linspace(0, 2 * np.pi, 9, endpoint=False)
+    circle = np.stack([10 + 5 * np.cos(t), 20 + 5 * np.sin(t)], axis=1)
+    # Most points repeat one of them: no crash, and the distinct points decide the fit.
+    pts = np.vstack([circle, np.repeat(circle[:1], copies, axis=0)])
+    fit = fit_circle(pts)
+    assert abs(fit.cx - 10) < 1e-6 and abs(fit.cy - 20) < 1e-6 and abs(fit.r - 5) < 1e-6
+    line = np.array([[0.0, 1.0], [1.0, 1.5], [2.0, 2.0], [3.0, 2.5], [4.0, 3.0]])
+    fl = fit_line(np.vstack([line, np.repeat(line[2:3], copies, axis=0)]))
+    assert abs(fl.direction[1] / fl.direction[0] - 0.5) < 1e-9
+    assert np.all(np.abs(fl.distance(line)) < 1e-9)
+    # Only 2 (line) / 3 (circle) distinct points among many: least squares start.
+    two = np.vstack([np.repeat([[0.0, 0.0]], copies, axis=0), [[2.0, 1.0]]])
+    assert abs(fit_line(two).angle_deg + math.degrees(math.atan2(1, 2))) < 1e-6
+    three = np.vstack([np.repeat([[0.0, 0.0]], copies, axis=0), [[2.0, 0.0], [0.0, 2.0]]])
+    fc = fit_circle(three)
+    assert abs(fc.cx - 1) < 1e-6 and abs(fc.cy - 1) < 1e-6 and abs(fc.r - math.sqrt(2)) < 1e-6
+    ell = np.stack([30 + 8 * np.cos(t), 40 + 4 * np.sin(t)], axis=1)
+    fe = fit_ellipse(np.vstack([ell, np.repeat(ell[:1], copies, axis=0)]))
+    assert abs(fe.a - 8) < 1e-4 and abs(fe.b - 4) < 1e-4

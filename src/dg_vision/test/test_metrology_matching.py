@@ -167,3 +167,43 @@ def test_small_images(model):
     assert model.find(np.full((40, 30), 90, np.uint8)) == []
     img = render([(120.0, 90.0, 0.0, 1.0)])
     assert model.find(img[60:100, 50:110]) == []
+
+
+@pytest.mark.parametrize("roi,match", [
+    ((math.nan, 40, 140, 100), "finite"),
+    ((50, 40, math.inf, 100), "finite"),
+    ((50, 40, 140), "model roi"),
+    ("whole", "model roi"),
+])
+def test_teach_bad_roi(roi, match):
+    img = render([(120.0, 90.0, 0.0, 1.0)])
+    with pytest.raises(VisionInputError, match=match):
+        ShapeModel.teach(img, roi)
+
+
+@pytest.mark.parametrize("num_levels", [0, -1, 7, 2.5, "3", math.nan])
+def test_teach_bad_num_levels(num_levels):
+    img = render([(120.0, 90.0, 0.0, 1.0)])
+    with pytest.raises(VisionInputError, match="num_levels"):
+        ShapeModel.teach(img, ROI, num_levels=num_levels)
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"search_roi": (math.nan, 0, 50, 50)}, "search_roi"),
+    ({"search_roi": (0, 0, math.inf, 50)}, "search_roi"),
+    ({"search_roi": (0, 0, 0, 50)}, "search_roi"),
+    ({"max_overlap": -0.1}, "max_overlap"),
+    ({"max_overlap": 1.5}, "max_overlap"),
+    ({"max_overlap": math.nan}, "max_overlap"),
+    ({"max_overlap": None}, "max_overlap"),
+])
+def test_find_bad_arguments(model, kw, match):
+    img = render([(120.0, 90.0, 0.0, 1.0)])
+    with pytest.raises(VisionInputError, match=match):
+        model.find(img, **kw)
+
+
+def test_find_ranges_given_as_arrays(model):
+    img = render([(121.3, 88.2, 10.0, 1.0)])
+    m = model.find(img, angle_range=np.array([0.0, 20.0]), scale_range=np.array([1.0, 1.0]))
+    assert len(m) == 1 and abs(m[0].angle_deg - 10.0) < 0.1 and m[0].scale == 1.0

@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from dg_vision.errors import VisionInputError
-from dg_vision.image import to_gray
+from dg_vision.image import check_roi, to_gray
+from dg_vision.metrology._robust import screen_angle_deg
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,18 @@ def _roi(gray: np.ndarray, roi: tuple[int, int, int, int] | None
          ) -> tuple[np.ndarray, int, int]:
     if roi is None:
         return gray, 0, 0
-    try:
-        x, y, w, h = (int(round(float(v))) for v in roi)
-    except (TypeError, ValueError):
-        raise VisionInputError(f"roi must be (x, y, w, h), got {roi!r}") from None
-    hh, ww = gray.shape
-    if w < 1 or h < 1 or x < 0 or y < 0 or x + w > ww or y + h > hh:
-        raise VisionInputError(f"roi {(x, y, w, h)} is empty or outside the {ww}x{hh} image")
+    x, y, w, h = check_roi(roi, gray.shape, name="roi")
     return gray[y:y + h, x:x + w], x, y
+
+
+def _area(v: object, name: str) -> float:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise VisionInputError(f"{name} must be a number of pixels, got {v!r}") from None
+    if not (math.isfinite(f) and f >= 0):
+        raise VisionInputError(f"{name} must be a finite number >= 0 px, got {v!r}")
+    return f
 
 
 def _perimeter(cont: np.ndarray) -> float:
@@ -98,8 +103,12 @@ def find_blobs(image: np.ndarray, *, threshold: float | None = None,
     gray = to_gray(image)
     if polarity not in ("dark", "bright"):
         raise VisionInputError(f"polarity must be 'dark' or 'bright', got {polarity!r}")
-    if not (math.isfinite(float(min_area)) and float(min_area) >= 0):
-        raise VisionInputError(f"min_area must be >= 0, got {min_area!r}")
+    min_area = _area(min_area, "min_area")
+    if max_area is not None:
+        max_area = _area(max_area, "max_area")
+        if max_area < min_area:
+            raise VisionInputError(f"max_area ({max_area:g}) must be >= min_area "
+                                   f"({min_area:g})")
     sub, ox, oy = _roi(gray, roi)
     if threshold is None:
         if int(sub.max()) - int(sub.min()) < 2:
@@ -154,10 +163,7 @@ def find_blobs(image: np.ndarray, *, threshold: float | None = None,
         a, b, c = mu20[i], mu11[i], mu02[i]
         root = math.sqrt(max((a - c) ** 2 + 4 * b * b, 0.0))
         l1, l2 = (a + c + root) / 2, max((a + c - root) / 2, 0.0)
-        th = 0.5 * math.atan2(2 * b, a - c)          # image frame (towards +y)
-        ang = (-math.degrees(th)) % 180.0
-        if ang > 90.0:
-            ang -= 180.0
+        ang = screen_angle_deg(0.5 * math.atan2(2 * b, a - c))   # th: image frame (+y)
         cont = outer.get(i)
         if cont is not None and len(cont) >= 2:
             per = _perimeter(cont)

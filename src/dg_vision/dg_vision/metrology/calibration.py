@@ -33,7 +33,7 @@ from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
 from dg_vision.errors import VisionInputError
-from dg_vision.image import to_gray
+from dg_vision.image import as_image, to_gray
 
 MIN_VIEWS = 3
 
@@ -58,16 +58,39 @@ class CameraCalibration:
     camera_name: str = "camera"
 
     def to_camera_info(self) -> dict:
-        """The ROS camera_info YAML structure."""
+        """The ROS camera_info YAML structure.
+
+        ROS knows two pinhole distortion models: ``plumb_bob`` (k1 k2 p1 p2 k3, 5
+        coefficients; OpenCV's 4-coefficient k1 k2 p1 p2 is written with k3 = 0) and
+        ``rational_polynomial`` (k1 k2 p1 p2 k3 k4 k5 k6, 8). OpenCV's 12/14-coefficient
+        models (thin prism, tilt) are written as rational_polynomial when their extra terms
+        are zero.
+
+        Raises:
+            VisionInputError: a distortion that no ROS model can hold (other lengths, or
+                non-zero thin-prism/tilt terms).
+
+        """
         k = np.asarray(self.K, dtype=np.float64)
         d = np.asarray(self.dist, dtype=np.float64).reshape(-1)
+        if len(d) in (12, 14) and not np.any(d[8:]):
+            d = d[:8]
+        if len(d) == 4:
+            d = np.r_[d, 0.0]
+        if len(d) == 5:
+            model = "plumb_bob"
+        elif len(d) == 8:
+            model = "rational_polynomial"
+        else:
+            raise VisionInputError(f"a distortion of {len(d)} coefficients has no ROS "
+                                   f"camera_info model (plumb_bob: 5, rational_polynomial: 8)")
         p = np.zeros((3, 4))
         p[:, :3] = k
         return {
             "image_width": int(self.image_size[0]), "image_height": int(self.image_size[1]),
             "camera_name": self.camera_name,
             "camera_matrix": {"rows": 3, "cols": 3, "data": [float(v) for v in k.ravel()]},
-            "distortion_model": "plumb_bob" if len(d) <= 5 else "rational_polynomial",
+            "distortion_model": model,
             "distortion_coefficients": {"rows": 1, "cols": int(len(d)),
                                         "data": [float(v) for v in d]},
             "rectification_matrix": {"rows": 3, "cols": 3,
@@ -107,7 +130,10 @@ class CameraCalibration:
             w, h = int(data["image_width"]), int(data["image_height"])
             k = np.asarray(data["camera_matrix"]["data"], dtype=np.float64).reshape(3, 3)
             d = np.asarray(data["distortion_coefficients"]["data"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as exc:
+            rms = float(data.get("rms_px", math.nan))
+            per_view = [float(v) for v in (data.get("per_view_rms_px") or [])]
+            cam = str(data.get("camera_name", "camera"))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise VisionInputError(f"{name}: missing or malformed camera_info field ({exc})") \
                 from None
         if w <= 0 or h <= 0 or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
@@ -115,18 +141,21 @@ class CameraCalibration:
         if d.size not in (4, 5, 8, 12, 14) or not np.all(np.isfinite(d)):
             raise VisionInputError(f"{name}: distortion must have 4, 5, 8, 12 or 14 finite "
                                    f"coefficients, got {d.size}")
-        return cls(K=k, dist=d.reshape(-1), image_size=(w, h),
-                   rms_px=float(data.get("rms_px", math.nan)),
-                   per_view_rms_px=[float(v) for v in data.get("per_view_rms_px", [])],
-                   camera_name=str(data.get("camera_name", "camera")))
+        return cls(K=k, dist=d.reshape(-1), image_size=(w, h), rms_px=rms,
+                   per_view_rms_px=per_view, camera_name=cam)
 
 
 # --- intrinsics --------------------------------------------------------------------------
 
 def _gray_views(images: Sequence[np.ndarray]) -> list[np.ndarray]:
-    if isinstance(images, np.ndarray) and images.ndim == 2:
-        raise VisionInputError("images must be a sequence of images, got one 2D array")
-    views = [to_gray(im) for im in images]
+    if isinstance(images, np.ndarray) and (
+            images.ndim == 2 or (images.ndim == 3 and images.shape[2] in (1, 3, 4))):
+        raise VisionInputError(f"images must be a sequence of images, got one image "
+                               f"(shape {images.shape})")
+    try:
+        views = [to_gray(im) for im in images]
+    except TypeError:
+        raise VisionInputError("images must be a sequence of images") from None
     if len(views) < MIN_VIEWS:
         raise VisionInputError(f"calibration needs at least {MIN_VIEWS} images, got "
                                f"{len(views)}")
@@ -293,8 +322,6 @@ def undistort(image: np.ndarray, calib: CameraCalibration, *, alpha: float | Non
         VisionInputError: bad image, or an image size other than the calibration's.
 
     """
-    from dg_vision.image import as_image
-
     img = as_image(image)
     h, w = img.shape[:2]
     if (w, h) != tuple(calib.image_size):
@@ -303,9 +330,13 @@ def undistort(image: np.ndarray, calib: CameraCalibration, *, alpha: float | Non
     k = np.asarray(calib.K, dtype=np.float64)
     new_k = k
     if alpha is not None:
-        if not 0.0 <= float(alpha) <= 1.0:
+        try:
+            a = float(alpha)
+        except (TypeError, ValueError):
+            a = math.nan
+        if not 0.0 <= a <= 1.0:
             raise VisionInputError(f"alpha must be in [0, 1], got {alpha!r}")
-        new_k, _ = cv2.getOptimalNewCameraMatrix(k, calib.dist, (w, h), float(alpha))
+        new_k, _ = cv2.getOptimalNewCameraMatrix(k, calib.dist, (w, h), a)
     return cv2.undistort(img, k, np.asarray(calib.dist, dtype=np.float64), None, new_k)
 
 
@@ -336,14 +367,12 @@ def _inv(t: np.ndarray) -> np.ndarray:
 
 
 def hand_eye(robot_poses: Sequence[np.ndarray], target_poses: Sequence[np.ndarray], *,
-             method: str = "park", eye_in_hand: bool = True, refine: bool = True
-             ) -> np.ndarray:
+             eye_in_hand: bool = True, refine: bool = True) -> np.ndarray:
     """Solve AX = XB for the camera mounting (see the module docstring for conventions).
 
     Args:
         robot_poses: (N, 4, 4) T_base_gripper per station.
         target_poses: (N, 4, 4) T_cam_target per station (same order).
-        method: "park" (Park & Martin closed form; the only one implemented here).
         eye_in_hand: camera on the gripper (True) or fixed, looking at a target held by the
             gripper (False).
         refine: polish the closed form by nonlinear least squares over all motion pairs.
@@ -357,8 +386,6 @@ def hand_eye(robot_poses: Sequence[np.ndarray], target_poses: Sequence[np.ndarra
             without two distinct rotation axes (the problem is then not determined).
 
     """
-    if method != "park":
-        raise VisionInputError(f"hand_eye method must be 'park', got {method!r}")
     rob = _poses(robot_poses, "robot_poses")
     tgt = _poses(target_poses, "target_poses")
     if len(rob) != len(tgt):

@@ -16,7 +16,9 @@ Method (the classic 1D measure of HALCON's ``measure_pos`` / ``measure_pairs``):
    Gaussian-shaped derivative peak, which a blurred step smoothed by a Gaussian is, where a
    plain parabola is biased by up to ~0.05 px depending on the sub-pixel phase; five
    samples instead of three cut the noise-induced error by ~20 % on blurred edges). Near
-   another edge of the same sign or the profile end, the three-sample fit is used.
+   another edge (a sample of the other sign within two), the three-sample fit is used. The
+   profile runs a few px past both ends of the caliper, so an edge at an end is fitted on
+   real grey values, never on padding.
 
 Pairs: each edge is paired with the next one of opposite polarity (``polarity`` chooses the
 polarity of the first edge of a pair); width = distance between the two along the caliper.
@@ -30,9 +32,11 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from scipy.ndimage import correlate1d
 
 from dg_vision.errors import VisionInputError
 from dg_vision.image import to_gray
+from dg_vision.metrology._robust import subpixel_peak
 
 Polarity = Literal["any", "rising", "falling"]
 _POLARITIES = ("any", "rising", "falling")
@@ -75,7 +79,19 @@ def _point(p: object, name: str) -> np.ndarray:
     return arr
 
 
-def _check_params(width: float, sigma: float, threshold: float, polarity: str) -> None:
+def _number(v: object, name: str) -> float:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise VisionInputError(f"{name} must be a number, got {v!r}") from None
+
+
+def _check_params(width: object, sigma: object, threshold: object, polarity: object
+                  ) -> tuple[float, float, float]:
+    """Checked caliper parameters as floats (width [px], sigma [px], threshold [grey])."""
+    width = _number(width, "caliper width")
+    sigma = _number(sigma, "caliper sigma")
+    threshold = _number(threshold, "caliper threshold")
     if not (math.isfinite(width) and 1.0 <= width <= 1000.0):
         raise VisionInputError(f"caliper width must be 1..1000 px, got {width!r}")
     if not (math.isfinite(sigma) and 0.4 <= sigma <= 50.0):
@@ -84,6 +100,7 @@ def _check_params(width: float, sigma: float, threshold: float, polarity: str) -
         raise VisionInputError(f"caliper threshold must be >= 0 grey levels, got {threshold!r}")
     if polarity not in _POLARITIES:
         raise VisionInputError(f"polarity must be one of {_POLARITIES}, got {polarity!r}")
+    return width, sigma, threshold
 
 
 def _check_inside(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, ...], what: str) -> None:
@@ -98,8 +115,14 @@ def _check_inside(xs: np.ndarray, ys: np.ndarray, shape: tuple[int, ...], what: 
 
 # --- the 1D measure ----------------------------------------------------------------------
 
+#: Most bilinear samples one call may take (calipers x width x length): 16 M samples keep
+#: the coordinate arrays near 128 MB each; more is a wrong parameter, not an inspection.
+_MAX_SAMPLES = 1 << 24
+_REMAP_COLS = 8192   # cv2.remap needs maps narrower than 32767 px
+
+
 def _dog_kernel(sigma: float) -> np.ndarray:
-    """Derivative-of-Gaussian kernel (for np.correlate) scaled to step-height amplitude."""
+    """Derivative-of-Gaussian kernel (for correlation) scaled to step-height amplitude."""
     r = max(2, int(math.ceil(4.0 * sigma)))
     k = np.arange(-r, r + 1, dtype=np.float64)
     g = np.exp(-0.5 * (k / sigma) ** 2)
@@ -109,64 +132,117 @@ def _dog_kernel(sigma: float) -> np.ndarray:
     return dg * math.sqrt(2.0 * math.pi) * sigma
 
 
-def _sample(gray_f: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Bilinear samples of a float32 image at float coordinates (any shape, 2D arrays)."""
-    shp = xs.shape
-    mx = np.ascontiguousarray(xs.reshape(shp[0], -1), dtype=np.float32)
-    my = np.ascontiguousarray(ys.reshape(shp[0], -1), dtype=np.float32)
-    out = cv2.remap(gray_f, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(shp)
+def _grid(width: float, sigma: float, length: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sampling grid of a caliper: ``s`` along, ``t`` across [px], and the margin.
+
+    ``s`` runs in 1 px steps from -margin to floor(length) + margin, ``t`` has ``width``
+    samples over +-(width - 1) / 2. The margin (kernel radius + 3: the peak +-1, the fit
+    +-2) makes every derivative sample that an edge in [0, length] is fitted on come from
+    real profile samples.
+    """
+    margin = len(_dog_kernel(sigma)) // 2 + 3
+    s = np.arange(-margin, int(math.floor(length)) + 1 + margin, dtype=np.float64)
+    half = (width - 1.0) / 2.0 if width > 1.0 else 0.0
+    nw = max(1, int(round(width)))
+    t = np.linspace(-half, half, nw) if nw > 1 else np.zeros(1)
+    return s, t, margin
 
 
-def _edges_1d(profile: np.ndarray, sigma: float, threshold: float, polarity: str,
-              margin: int, length: float) -> list[tuple[float, float]]:
-    """Edges of one profile sampled at s = (i - margin) px: [(s, amplitude)], s in [0, L]."""
+def _sample(gray: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bilinear samples (float32) of a uint8 image at float coordinates (any shape).
+
+    Only the bounding box of the coordinates (+2 px) is converted to float; outside the
+    image the border is replicated (as ``cv2.BORDER_REPLICATE`` on the whole image).
+    """
+    if xs.size > _MAX_SAMPLES:
+        raise VisionInputError(f"caliper needs {xs.size} samples (> {_MAX_SAMPLES}): "
+                               f"too many calipers, too wide or too long")
+    h, w = gray.shape[:2]
+    x0 = min(max(int(math.floor(float(xs.min()))) - 2, 0), w - 1)
+    y0 = min(max(int(math.floor(float(ys.min()))) - 2, 0), h - 1)
+    x1 = max(min(int(math.ceil(float(xs.max()))) + 2, w - 1), x0)
+    y1 = max(min(int(math.ceil(float(ys.max()))) + 2, h - 1), y0)
+    crop = gray[y0:y1 + 1, x0:x1 + 1].astype(np.float32)
+    n = xs.size
+    cols = min(n, _REMAP_COLS)
+    rows = -(-n // cols)
+    mx = np.zeros(rows * cols, np.float32)
+    my = np.zeros(rows * cols, np.float32)
+    mx[:n] = xs.reshape(-1) - x0
+    my[:n] = ys.reshape(-1) - y0
+    out = cv2.remap(crop, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1)[:n].reshape(xs.shape)
+
+
+def _profiles(gray: np.ndarray, xs: np.ndarray, ys: np.ndarray, core: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Profiles (K, ns) of K calipers sampled at (K, nw, ns) coordinates, and insideness.
+
+    The profile is the mean across the width; ``inside`` (K,) says whether each caliper's
+    ``core`` samples (along s) lie inside the image.
+    """
+    h, w = gray.shape[:2]
+    cx, cy = xs[:, :, core], ys[:, :, core]
+    inside = ((cx >= -0.5) & (cx <= w - 0.5) & (cy >= -0.5) & (cy <= h - 0.5)).all(axis=(1, 2))
+    return _sample(gray, xs, ys).mean(axis=1, dtype=np.float64), inside
+
+
+def _edges(prof: np.ndarray, sigma: float, threshold: float, polarity: str, margin: int,
+           length: float) -> list[list[tuple[float, float]]]:
+    """Edges of K profiles (K, ns) sampled at s = (i - margin) px.
+
+    Per profile [(s, amplitude)] with s in [0, length], in profile order.
+    """
     kern = _dog_kernel(sigma)
     r = len(kern) // 2
-    padded = np.pad(profile.astype(np.float64), r, mode="edge")
-    d = np.correlate(padded, kern, mode="valid")
+    # Valid part only: d[:, i] is the derivative at s = i + r - margin.
+    d = correlate1d(prof, kern, axis=-1, mode="nearest")[:, r:prof.shape[1] - r]
+    off = margin - r
     a = np.abs(d)
-    n = len(d)
-    if n < 3:
-        return []
-    i = np.arange(1, n - 1)
-    peak = (a[i] >= a[i - 1]) & (a[i] > a[i + 1]) & (a[i] >= max(threshold, 1e-9))
+    n = d.shape[1]
+    mid = a[:, 1:-1]
+    peak = (mid >= a[:, :-2]) & (mid > a[:, 2:]) & (mid >= max(threshold, 1e-9))
     if polarity == "rising":
-        peak &= d[i] > 0
+        peak &= d[:, 1:-1] > 0
     elif polarity == "falling":
-        peak &= d[i] < 0
-    out = []
-    x5 = np.arange(-2.0, 3.0)
-    v5 = np.stack([x5 * x5, x5, np.ones(5)], axis=1)
-    for j in i[peak]:
-        y0, y1, y2 = a[j - 1], a[j], a[j + 1]
-        sgn = np.sign(d[j])
-        if 2 <= j < n - 2 and np.all(np.sign(d[j - 2:j + 3]) == sgn):
-            # Gaussian fit over 5 samples: weighted least-squares parabola through
-            # log|d| (weights |d|: the log of a noisy sample has sd ~ noise / |d|).
-            yy = a[j - 2:j + 3]
-            sol, *_ = np.linalg.lstsq(v5 * yy[:, None], np.log(yy) * yy, rcond=None)
-            if sol[0] < 0:
-                delta = -sol[1] / (2.0 * sol[0])
-                if abs(delta) <= 1.0:
-                    amp = math.exp(sol[2] - sol[1] * sol[1] / (4.0 * sol[0]))
-                    s_ = j + delta - margin
-                    if -1e-9 <= s_ <= length + 1e-9:
-                        out.append((float(s_), float(math.copysign(amp, d[j]))))
-                    continue
-        if y0 > 0 and y2 > 0 and np.sign(d[j - 1]) == sgn == np.sign(d[j + 1]):
-            l0, l1, l2 = math.log(y0), math.log(y1), math.log(y2)
-            den = l0 - 2.0 * l1 + l2
-            delta = 0.5 * (l0 - l2) / den if den < 0 else 0.0
-            amp = math.exp(l1 - 0.25 * (l0 - l2) * delta)
-        else:
-            den = y0 - 2.0 * y1 + y2
-            delta = 0.5 * (y0 - y2) / den if den < 0 else 0.0
-            amp = y1 - 0.25 * (y0 - y2) * delta
-        delta = min(0.5, max(-0.5, delta))
-        s = j + delta - margin
-        if -1e-9 <= s <= length + 1e-9:
-            out.append((float(s), float(math.copysign(amp, d[j]))))
+        peak &= d[:, 1:-1] < 0
+    out: list[list[tuple[float, float]]] = [[] for _ in range(len(prof))]
+    ks, js = np.nonzero(peak)
+    if len(ks) == 0:
+        return out
+    js = js + 1
+    sgn = np.sign(d[ks, js])
+    # Gaussian fit over 5 samples where all five have the peak's sign: weighted least-squares
+    # parabola through log|d| (weights |d|: the log of a noisy sample has sd ~ noise / |d|).
+    win = np.clip(js[:, None] + np.arange(-2, 3)[None, :], 0, n - 1)
+    five = (js >= 2) & (js < n - 2) & np.all(np.sign(d[ks[:, None], win]) == sgn[:, None],
+                                              axis=1)
+    delta = np.zeros(len(ks))
+    amp = np.zeros(len(ks))
+    if five.any():
+        yy = a[ks[five, None], win[five]]                         # (P, 5), all > 0
+        x5 = np.arange(-2.0, 3.0)
+        v5 = np.stack([x5 * x5, x5, np.ones(5)], axis=1)
+        vw = v5[None, :, :] * yy[:, :, None]
+        sol = np.linalg.solve(np.einsum("pik,pil->pkl", vw, vw),
+                              np.einsum("pik,pi->pk", vw, np.log(yy) * yy)[:, :, None])[:, :, 0]
+        good = sol[:, 0] < 0
+        dl = np.where(good, -sol[:, 1] / (2.0 * np.where(good, sol[:, 0], -1.0)), 2.0)
+        good &= np.abs(dl) <= 1.0
+        idx = np.flatnonzero(five)[good]
+        s0 = sol[good]
+        delta[idx] = dl[good]
+        amp[idx] = np.exp(s0[:, 2] - s0[:, 1] ** 2 / (4.0 * s0[:, 0]))
+        five[np.flatnonzero(five)[~good]] = False
+    three = ~five
+    if three.any():
+        y = d[ks[three, None], js[three, None] + np.arange(-1, 2)[None, :]] * sgn[three, None]
+        delta[three], amp[three] = subpixel_peak(y[:, 0], y[:, 1], y[:, 2])
+    s = js + delta - off
+    keep = (s >= -1e-9) & (s <= length + 1e-9)
+    for k, si, am in zip(ks[keep], s[keep], (amp * sgn)[keep], strict=True):
+        out[k].append((float(si), float(am)))
     return out
 
 
@@ -196,8 +272,7 @@ def measure_edges(image: np.ndarray, p0: tuple[float, float], p1: tuple[float, f
     """
     gray = to_gray(image)
     a, b = _point(p0, "p0"), _point(p1, "p1")
-    width, sigma, threshold = float(width), float(sigma), float(threshold)
-    _check_params(width, sigma, threshold, polarity)
+    width, sigma, threshold = _check_params(width, sigma, threshold, polarity)
     length = float(np.hypot(*(b - a)))
     if length < 2.0:
         raise VisionInputError(f"caliper line {tuple(a)} -> {tuple(b)} is shorter than 2 px")
@@ -206,15 +281,9 @@ def measure_edges(image: np.ndarray, p0: tuple[float, float], p1: tuple[float, f
     half = (width - 1.0) / 2.0 if width > 1.0 else 0.0
     corners = np.array([a + v * half, a - v * half, b + v * half, b - v * half])
     _check_inside(corners[:, 0], corners[:, 1], gray.shape, "caliper band")
-    margin = int(math.ceil(4.0 * sigma)) + 2
-    n = int(math.floor(length)) + 1
-    s = np.arange(-margin, n + margin, dtype=np.float64)
-    nw = max(1, int(round(width)))
-    t = np.linspace(-half, half, nw) if nw > 1 else np.zeros(1)
-    xs = a[0] + s[None, :] * u[0] + t[:, None] * v[0]
-    ys = a[1] + s[None, :] * u[1] + t[:, None] * v[1]
-    prof = _sample(gray.astype(np.float32), xs, ys).mean(axis=0)
-    edges = _edges_1d(prof, sigma, threshold, polarity, margin, length)
+    # The band is inside, so the one-caliper rake finds its edges.
+    edges = _parallel_edges(gray, a[None, :], u, length, width=width, sigma=sigma,
+                            threshold=threshold, polarity=polarity)[0]
     return [_make_edge(a[0] + si * u[0], a[1] + si * u[1], si, amp) for si, amp in edges]
 
 
@@ -268,59 +337,54 @@ def measure_edges_arc(image: np.ndarray, center: tuple[float, float], radius: fl
     """Edges crossed by the arc of ``radius`` about ``center`` from ``a0_deg`` to ``a1_deg``.
 
     Angles are counter-clockwise on screen from the +x axis (point = (cx + r cos a,
-    cy - r sin a)); the arc runs from a0 to a1 (a1 < a0 runs clockwise). The profile is
-    averaged radially over ``width`` px; ``s`` is the arc length from a0 [px]; polarity is
-    along the direction of travel. Raises VisionInputError as :func:`measure_edges`.
+    cy - r sin a)); the arc runs from a0 to a1 (a1 < a0 runs clockwise) and sweeps at most
+    360 deg. The profile is averaged radially over ``width`` px; ``s`` is the arc length
+    from a0 [px]; polarity is along the direction of travel. Raises VisionInputError as
+    :func:`measure_edges`.
     """
     gray = to_gray(image)
     c = _point(center, "center")
-    radius, width, sigma, threshold = float(radius), float(width), float(sigma), \
-        float(threshold)
-    _check_params(width, sigma, threshold, polarity)
-    if not (math.isfinite(a0_deg) and math.isfinite(a1_deg)):
+    width, sigma, threshold = _check_params(width, sigma, threshold, polarity)
+    radius = _number(radius, "arc radius")
+    a0, a1 = _number(a0_deg, "arc angle a0_deg"), _number(a1_deg, "arc angle a1_deg")
+    if not (math.isfinite(a0) and math.isfinite(a1)):
         raise VisionInputError("arc angles must be finite")
+    if abs(a1 - a0) > 360.0:
+        raise VisionInputError(f"arc {a0}..{a1} deg sweeps more than 360 deg")
     half = (width - 1.0) / 2.0 if width > 1.0 else 0.0
     if not (math.isfinite(radius) and radius - half >= 1.0):
         raise VisionInputError(f"arc radius {radius!r} must exceed width/2 + 1 px")
-    sweep = math.radians(float(a1_deg) - float(a0_deg))
+    sweep = math.radians(a1 - a0)
     length = abs(sweep) * radius
     if length < 2.0:
-        raise VisionInputError(f"arc {a0_deg}..{a1_deg} deg at r={radius} is shorter than 2 px")
-    margin = int(math.ceil(4.0 * sigma)) + 2
-    n = int(math.floor(length)) + 1
-    s = np.arange(-margin, n + margin, dtype=np.float64)
-    ang = math.radians(float(a0_deg)) + np.sign(sweep) * s / radius
-    nw = max(1, int(round(width)))
-    rr = radius + (np.linspace(-half, half, nw) if nw > 1 else np.zeros(1))
+        raise VisionInputError(f"arc {a0}..{a1} deg at r={radius} is shorter than 2 px")
+    s, t, margin = _grid(width, sigma, length)
+    ang = math.radians(a0) + math.copysign(1.0, sweep) * s / radius
+    rr = radius + t
     xs = c[0] + rr[:, None] * np.cos(ang)[None, :]
     ys = c[1] - rr[:, None] * np.sin(ang)[None, :]
     core = (s >= 0) & (s <= length)
     _check_inside(xs[:, core], ys[:, core], gray.shape, "arc caliper band")
-    prof = _sample(gray.astype(np.float32), xs, ys).mean(axis=0)
+    prof, _ = _profiles(gray, xs[None], ys[None], core)
     out = []
-    for si, amp in _edges_1d(prof, sigma, threshold, polarity, margin, length):
-        t = math.radians(float(a0_deg)) + math.copysign(si / radius, sweep)
-        out.append(_make_edge(c[0] + radius * math.cos(t), c[1] - radius * math.sin(t),
+    for si, amp in _edges(prof, sigma, threshold, polarity, margin, length)[0]:
+        th = math.radians(a0) + math.copysign(si / radius, sweep)
+        out.append(_make_edge(c[0] + radius * math.cos(th), c[1] - radius * math.sin(th),
                               si, amp))
     return out
 
 
-def radial_edges(gray: np.ndarray, center: np.ndarray, r0: float, r1: float,
-                 angles_rad: np.ndarray, *, width: float = 3.0, sigma: float = 1.0,
-                 threshold: float = 20.0, polarity: Polarity = "any"
-                 ) -> list[list[tuple[float, float]]]:
-    """Edges along rays from radius r0 to r1 at each angle (one batched remap).
+def _radial_edges(gray: np.ndarray, center: np.ndarray, r0: float, r1: float,
+                  angles_rad: np.ndarray, *, width: float, sigma: float, threshold: float,
+                  polarity: str) -> list[list[tuple[float, float]]]:
+    """Edges along rays from radius r0 to r1 at each angle (one batched sampling).
 
-    Returns per ray a list of (r, amplitude) with r the radius of the edge; rays leaving the
-    image yield no edges. Used by :func:`dg_vision.metrology.fitting.find_circle`.
+    Parameters already checked by the caller. Returns per ray a list of (r, amplitude) with r
+    the radius of the edge; rays leaving the image yield no edges. Used by
+    :func:`dg_vision.metrology.fitting.find_circle`.
     """
     length = r1 - r0
-    margin = int(math.ceil(4.0 * sigma)) + 2
-    n = int(math.floor(length)) + 1
-    s = np.arange(-margin, n + margin, dtype=np.float64)
-    half = (width - 1.0) / 2.0 if width > 1.0 else 0.0
-    nw = max(1, int(round(width)))
-    t = np.linspace(-half, half, nw) if nw > 1 else np.zeros(1)
+    s, t, margin = _grid(width, sigma, length)
     rad = r0 + s
     # The profile is averaged along arcs (constant radius), not along straight tangents,
     # so a circle centred on ``center`` is not biased inwards by the width averaging.
@@ -328,48 +392,28 @@ def radial_edges(gray: np.ndarray, center: np.ndarray, r0: float, r1: float,
     ang = angles_rad[:, None, None] + (t / r_mid)[None, :, None]      # (rays, nw, 1)
     xs = center[0] + np.cos(ang) * rad[None, None, :]
     ys = center[1] - np.sin(ang) * rad[None, None, :]
-    ux = np.cos(angles_rad)
-    h, w = gray.shape[:2]
-    core = (s >= 0) & (s <= length)
-    inside = ((xs[:, :, core] >= -0.5) & (xs[:, :, core] <= w - 0.5)
-              & (ys[:, :, core] >= -0.5) & (ys[:, :, core] <= h - 0.5)).all(axis=(1, 2))
-    prof = _sample(gray.astype(np.float32), xs.reshape(len(ux), -1),
-                   ys.reshape(len(ux), -1)).reshape(xs.shape).mean(axis=1)
-    out: list[list[tuple[float, float]]] = []
-    for k in range(len(ux)):
-        if not inside[k]:
-            out.append([])
-            continue
-        out.append([(r0 + si, amp) for si, amp in
-                    _edges_1d(prof[k], sigma, threshold, polarity, margin, length)])
-    return out
+    prof, inside = _profiles(gray, xs, ys, (s >= 0) & (s <= length))
+    per = _edges(prof, sigma, threshold, polarity, margin, length)
+    return [[(r0 + si, amp) for si, amp in e] if ok else [] for e, ok in zip(per, inside,
+                                                                            strict=True)]
 
 
-def parallel_edges(gray: np.ndarray, starts: np.ndarray, direction: np.ndarray, length: float,
-                   *, width: float = 5.0, sigma: float = 1.0, threshold: float = 20.0,
-                   polarity: Polarity = "any") -> list[list[tuple[float, float]]]:
-    """Edges along parallel calipers (a "rake") in one batched remap.
+def _parallel_edges(gray: np.ndarray, starts: np.ndarray, direction: np.ndarray,
+                    length: float, *, width: float, sigma: float, threshold: float,
+                    polarity: str) -> list[list[tuple[float, float]]]:
+    """Edges along parallel calipers (a "rake") in one batched sampling.
 
-    ``starts`` (N, 2) caliper starts, all running ``length`` px along the unit
-    ``direction``; returns per caliper a list of (s, amplitude); calipers whose band leaves
-    the image yield no edges. Used by :func:`dg_vision.metrology.fitting.find_line`.
+    Parameters already checked by the caller. ``starts`` (N, 2) caliper starts, all running
+    ``length`` px along the unit ``direction``; returns per caliper a list of
+    (s, amplitude); calipers whose band leaves the image yield no edges. Used by
+    :func:`measure_edges` and :func:`dg_vision.metrology.fitting.find_line`.
     """
     u = np.asarray(direction, dtype=np.float64)
     v = np.array([-u[1], u[0]])
-    margin = int(math.ceil(4.0 * sigma)) + 2
-    n = int(math.floor(length)) + 1
-    s = np.arange(-margin, n + margin, dtype=np.float64)
-    half = (width - 1.0) / 2.0 if width > 1.0 else 0.0
-    nw = max(1, int(round(width)))
-    t = np.linspace(-half, half, nw) if nw > 1 else np.zeros(1)
+    s, t, margin = _grid(width, sigma, length)
     st = np.asarray(starts, dtype=np.float64).reshape(-1, 2)
     xs = st[:, 0, None, None] + s[None, None, :] * u[0] + t[None, :, None] * v[0]
     ys = st[:, 1, None, None] + s[None, None, :] * u[1] + t[None, :, None] * v[1]
-    h, w = gray.shape[:2]
-    core = (s >= 0) & (s <= length)
-    inside = ((xs[:, :, core] >= -0.5) & (xs[:, :, core] <= w - 0.5)
-              & (ys[:, :, core] >= -0.5) & (ys[:, :, core] <= h - 0.5)).all(axis=(1, 2))
-    prof = _sample(gray.astype(np.float32), xs.reshape(len(st), -1),
-                   ys.reshape(len(st), -1)).reshape(xs.shape).mean(axis=1)
-    return [(_edges_1d(prof[k], sigma, threshold, polarity, margin, length)
-             if inside[k] else []) for k in range(len(st))]
+    prof, inside = _profiles(gray, xs, ys, (s >= 0) & (s <= length))
+    per = _edges(prof, sigma, threshold, polarity, margin, length)
+    return [e if ok else [] for e, ok in zip(per, inside, strict=True)]

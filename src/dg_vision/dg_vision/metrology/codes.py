@@ -39,26 +39,51 @@ class Code:
         return float(c[0]), float(c[1])
 
 
-def _formats(formats: Iterable[str] | None) -> object:
-    if formats is None:
-        return None
-    names = list(formats)
-    out = None
+def parse_formats(formats: str | Iterable[str]) -> tuple[zxingcpp.BarcodeFormat, ...]:
+    """The zxing-cpp formats named by ``formats``, one per name, in the given order.
+
+    ``formats`` is one name (a str) or an iterable of names, spelled as zxing-cpp accepts
+    them ("QRCode", "DataMatrix", "Code128", "EAN13", ...; case and "-"/"_" are ignored,
+    e.g. "qr_code").
+
+    Raises:
+        VisionInputError: an unknown name, a name that is not a str, or no names at all.
+
+    """
+    names = [formats] if isinstance(formats, str) else formats
+    try:
+        names = list(names)
+    except TypeError:
+        raise VisionInputError(f"formats must be a format name or a list of names, got "
+                               f"{formats!r}") from None
+    out = []
     for n in names:
-        try:
-            f = zxingcpp.barcode_format_from_str(str(n))
-        except (ValueError, TypeError, RuntimeError):
-            f = None
+        f = n if isinstance(n, zxingcpp.BarcodeFormat) else None
+        if isinstance(n, str):
+            try:
+                f = zxingcpp.barcode_format_from_str(n)
+            except (ValueError, TypeError, RuntimeError):
+                f = None
         if f is None or str(getattr(f, "name", "")) in ("", "NONE", "None"):
             raise VisionInputError(f"unknown code format {n!r} (e.g. QRCode, DataMatrix, "
                                    f"Code128, EAN13)")
-        out = f if out is None else out | f
-    if out is None:
+        out.append(f)
+    if not out:
         raise VisionInputError("formats is empty: give None for all formats")
+    return tuple(out)
+
+
+def _formats(formats: str | Iterable[str] | None) -> object:
+    """zxing-cpp's combined format flags for ``formats`` (None: all formats)."""
+    if formats is None:
+        return None
+    out = None
+    for f in parse_formats(formats):
+        out = f if out is None else out | f
     return out
 
 
-def read_codes(image: np.ndarray, *, formats: Iterable[str] | None = None,
+def read_codes(image: np.ndarray, *, formats: str | Iterable[str] | None = None,
                try_harder: bool = True) -> list[Code]:
     """Decode every code in ``image``.
 
@@ -66,7 +91,8 @@ def read_codes(image: np.ndarray, *, formats: Iterable[str] | None = None,
 
     Args:
         image: grey or BGR image (see :func:`dg_vision.image.as_image`).
-        formats: restrict to these zxing-cpp format names (None: all).
+        formats: restrict to this zxing-cpp format name or these names (None: all); see
+            :func:`parse_formats`.
         try_harder: also try rotated, inverted and downscaled versions (zxing-cpp's
             try_rotate / try_invert / try_downscale).
 
@@ -120,7 +146,7 @@ def render_code(text: str, fmt: str = "QRCode", *, module_px: int = 4) -> np.nda
         VisionInputError: unknown format, or text the format cannot encode.
 
     """
-    f = _formats([fmt])
+    f = parse_formats(fmt)[0]
     if not (isinstance(module_px, int) and 1 <= module_px <= 64):
         raise VisionInputError(f"module_px must be an int 1..64, got {module_px!r}")
     try:

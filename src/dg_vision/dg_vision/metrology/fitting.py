@@ -29,11 +29,20 @@ from scipy.optimize import least_squares
 
 from dg_vision.errors import VisionInputError
 from dg_vision.image import to_gray
-from dg_vision.metrology.caliper import Polarity, parallel_edges, radial_edges
+from dg_vision.metrology._robust import MIN_SCALE as _MIN_SCALE
+from dg_vision.metrology._robust import robust_scale as _scale
+from dg_vision.metrology._robust import screen_angle_deg
+from dg_vision.metrology._robust import tukey_weights as _tukey
+from dg_vision.metrology.caliper import (
+    Polarity,
+    _check_params,
+    _number,
+    _parallel_edges,
+    _point,
+    _radial_edges,
+)
 
-_TUKEY_C = 4.685
 _INLIER_K = 2.5
-_MIN_SCALE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,7 @@ class LineFit:
     @property
     def angle_deg(self) -> float:
         """Direction angle, counter-clockwise on screen from +x, in (-90, 90]."""
-        a = math.degrees(math.atan2(-self.direction[1], self.direction[0]))
-        return a - 180.0 if a > 90.0 else a + 180.0 if a <= -90.0 else a
+        return screen_angle_deg(math.atan2(self.direction[1], self.direction[0]))
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """Signed distance of (N, 2) points to the line [px]."""
@@ -110,19 +118,6 @@ def _points(points: object, need: int, what: str) -> np.ndarray:
     return p
 
 
-def _scale(r: np.ndarray, p: int) -> float:
-    n = len(r)
-    corr = 1.0 + 5.0 / max(n - p, 1)
-    return max(1.4826 * corr * math.sqrt(float(np.median(r * r))), _MIN_SCALE)
-
-
-def _tukey(r: np.ndarray, sigma: float) -> np.ndarray:
-    u = r / (_TUKEY_C * sigma)
-    w = (1.0 - u * u) ** 2
-    w[np.abs(u) >= 1.0] = 0.0
-    return w
-
-
 def _n_trials(n: int, p: int) -> int:
     # Enough samples for 99.9 % confidence of one clean sample at 50 % outliers, capped.
     return int(min(500, max(30, math.ceil(math.log(1e-3) / math.log(1 - 0.5 ** p)))))
@@ -140,10 +135,18 @@ def _eval_points(p: np.ndarray, seed: int, limit: int = 1000) -> np.ndarray:
     return p[np.sort(idx)]
 
 
+def _distinct(p: np.ndarray) -> np.ndarray:
+    """The distinct points of ``p`` in their first-seen order.
+
+    The LMedS samples are drawn from these: repeated points make degenerate minimal samples.
+    """
+    _, first = np.unique(p, axis=0, return_index=True)
+    return p if len(first) == len(p) else p[np.sort(first)]
+
+
 def _samples(n: int, p: int, trials: int, seed: int) -> np.ndarray:
+    # Callers sample only from more than p (distinct) points.
     rng = np.random.default_rng(seed)
-    if n <= p:
-        return np.tile(np.arange(n), (trials, 1))
     if n <= 64:
         keys = rng.random((trials, n))
         return np.argpartition(keys, p - 1, axis=1)[:, :p]
@@ -183,20 +186,22 @@ def fit_line(points: np.ndarray, *, seed: int = 0, max_iter: int = 20) -> LineFi
     if float(np.ptp(p, axis=0).max()) < 1e-12:
         raise VisionInputError("fit_line: all points coincide, the direction is undefined")
     n = len(p)
-    if n >= 4:
-        idx = _samples(n, 2, _n_trials(n, 2), seed)
-        a, b = p[idx[:, 0]], p[idx[:, 1]]
+    uq = _distinct(p)
+    c = direction = None
+    if len(uq) >= 4:
+        idx = _samples(len(uq), 2, _n_trials(len(uq), 2), seed)
+        a, b = uq[idx[:, 0]], uq[idx[:, 1]]
         d = b - a
         ln = np.hypot(d[:, 0], d[:, 1])
         ok = ln > 1e-12
-        a, d = a[ok], d[ok] / ln[ok, None]
-        nrm = np.stack([-d[:, 1], d[:, 0]], axis=1)
-        pe = _eval_points(p, seed)
-        res = np.einsum("tnk,tk->tn", pe[None, :, :] - a[:, None, :], nrm)
-        med = np.median(res * res, axis=1)
-        best = int(np.argmin(med))
-        c, direction = a[best], d[best]
-    else:
+        if ok.any():
+            a, d = a[ok], d[ok] / ln[ok, None]
+            nrm = np.stack([-d[:, 1], d[:, 0]], axis=1)
+            pe = _eval_points(p, seed)
+            res = np.einsum("tnk,tk->tn", pe[None, :, :] - a[:, None, :], nrm)
+            best = int(np.argmin(np.median(res * res, axis=1)))
+            c, direction = a[best], d[best]
+    if c is None:
         c, direction = _line_ls(p, np.ones(n))
     sigma = _scale(_line_res(p, c, direction), 2)
     for _ in range(max_iter):
@@ -215,6 +220,8 @@ def fit_line(points: np.ndarray, *, seed: int = 0, max_iter: int = 20) -> LineFi
     if inl.sum() >= 2:
         c, direction = _line_ls(p, inl.astype(np.float64))
         r = _line_res(p, c, direction)
+    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(direction))):
+        raise VisionInputError("fit_line: the points do not determine a line")
     rms = float(np.sqrt(np.mean(r[inl] ** 2))) if inl.any() else math.nan
     return LineFit((float(c[0]), float(c[1])), (float(direction[0]), float(direction[1])),
                    rms, inl)
@@ -268,16 +275,17 @@ def fit_circle(points: np.ndarray, *, seed: int = 0, max_iter: int = 20) -> Circ
     spread = float(np.sqrt(((p - ctr) ** 2).sum(axis=1).mean()))
     if spread < 1e-9 or np.linalg.svd(p - ctr, compute_uv=False)[1] < 1e-9 * max(spread, 1):
         raise VisionInputError("fit_circle: the points are collinear or coincide")
-    if n >= 5:
-        idx = _samples(n, 3, _n_trials(n, 3), seed)
-        a, b, c = p[idx[:, 0]], p[idx[:, 1]], p[idx[:, 2]]
+    uq = _distinct(p)
+    d = np.zeros(0)
+    if len(uq) >= 5:
+        idx = _samples(len(uq), 3, _n_trials(len(uq), 3), seed)
+        a, b, c = uq[idx[:, 0]], uq[idx[:, 1]], uq[idx[:, 2]]
         # Circumcircle of each triple.
         d = 2.0 * (a[:, 0] * (b[:, 1] - c[:, 1]) + b[:, 0] * (c[:, 1] - a[:, 1])
                    + c[:, 0] * (a[:, 1] - b[:, 1]))
         ok = np.abs(d) > 1e-9 * spread ** 2
         a, b, c, d = a[ok], b[ok], c[ok], d[ok]
-        if len(d) == 0:
-            raise VisionInputError("fit_circle: the points are collinear")
+    if len(d):
         sa, sb, sc = (a * a).sum(1), (b * b).sum(1), (c * c).sum(1)
         ux = (sa * (b[:, 1] - c[:, 1]) + sb * (c[:, 1] - a[:, 1]) + sc * (a[:, 1] - b[:, 1])) / d
         uy = (sa * (c[:, 0] - b[:, 0]) + sb * (a[:, 0] - c[:, 0]) + sc * (b[:, 0] - a[:, 0])) / d
@@ -289,6 +297,7 @@ def fit_circle(points: np.ndarray, *, seed: int = 0, max_iter: int = 20) -> Circ
         sigma = _scale(_circle_res(p, cx, cy, r), 3)
         w = _tukey(_circle_res(p, cx, cy, r), sigma)
     else:
+        # Few (distinct) points or no non-degenerate triple: least-squares start.
         w = np.ones(n)
         cx, cy, r = _circle_algebraic(p, w)
         sigma = _MIN_SCALE
@@ -311,7 +320,7 @@ def fit_circle(points: np.ndarray, *, seed: int = 0, max_iter: int = 20) -> Circ
         res = _circle_res(p, cx, cy, r)
     if not all(math.isfinite(v) for v in (cx, cy, r)):
         raise VisionInputError("fit_circle: the points do not determine a circle")
-    rms = float(np.sqrt(np.mean(res[inl] ** 2)))
+    rms = float(np.sqrt(np.mean(res[inl] ** 2))) if inl.any() else math.nan
     return CircleFit(float(cx), float(cy), float(r), rms, inl)
 
 
@@ -387,15 +396,15 @@ def fit_ellipse(points: np.ndarray, *, seed: int = 0, max_iter: int = 10) -> Ell
 
     """
     p = _points(points, 5, "fit_ellipse")
-    n = len(p)
     ctr = p.mean(axis=0)
     sv = np.linalg.svd(p - ctr, compute_uv=False)
     if sv[1] < 1e-9 * max(sv[0], 1.0):
         raise VisionInputError("fit_ellipse: the points are collinear or coincide")
     cands = []
-    if n >= 8:
-        for s5 in _samples(n, 5, min(_n_trials(n, 5), 300), seed):
-            e = _conic_ellipse(p[s5])
+    uq = _distinct(p)
+    if len(uq) >= 8:
+        for s5 in _samples(len(uq), 5, min(_n_trials(len(uq), 5), 300), seed):
+            e = _conic_ellipse(uq[s5])
             if e is not None:
                 cands.append(e)
     try:
@@ -431,15 +440,18 @@ def fit_ellipse(points: np.ndarray, *, seed: int = 0, max_iter: int = 10) -> Ell
         a, b, th = b, a, th + math.pi / 2
     if not all(math.isfinite(v) for v in (cx, cy, a, b, th)) or b <= 0:
         raise VisionInputError("fit_ellipse: the points do not determine an ellipse")
-    # Image frame angle th (towards +y) -> counter-clockwise on screen, in (-90, 90].
-    ang = (-math.degrees(th)) % 180.0
-    if ang > 90.0:
-        ang -= 180.0
+    ang = screen_angle_deg(th)
     rms = float(np.sqrt(np.mean(res[inl] ** 2))) if inl.any() else math.nan
     return EllipseFit(cx, cy, a, b, ang, rms, inl)
 
 
 # --- circle finding ----------------------------------------------------------------------
+
+def _min_edges(min_edges: object, least: int, what: str) -> int:
+    if not (isinstance(min_edges, numbers.Integral) and 1 <= min_edges <= 100_000):
+        raise VisionInputError(f"{what}: min_edges must be an int >= 1, got {min_edges!r}")
+    return max(int(min_edges), least)
+
 
 def find_circle(image: np.ndarray, center_guess: tuple[float, float], radius_guess: float, *,
                 search: float | None = None, rays: int = 64, width: float = 3.0,
@@ -448,10 +460,11 @@ def find_circle(image: np.ndarray, center_guess: tuple[float, float], radius_gue
     """Measure a circular edge (hole, pad, boss) near a guess.
 
     ``rays`` radial calipers from ``radius_guess - search`` to ``radius_guess + search``
-    (``search`` defaults to max(3, radius / 4) px), each averaged over ``width`` px; on each
-    ray the strongest edge of the requested ``polarity`` ("rising" = dark to bright going
-    outwards: a dark hole on a bright part) is kept, then :func:`fit_circle` rejects the
-    outliers. Rays that leave the image are skipped.
+    (``search`` defaults to max(3, radius / 4) px; the outer radius is capped at the
+    farthest image corner), each averaged over ``width`` px; on each ray the strongest edge
+    of the requested ``polarity`` ("rising" = dark to bright going outwards: a dark hole on a
+    bright part) is kept, then :func:`fit_circle` rejects the outliers. Rays that leave the
+    image are skipped.
 
     Raises:
         VisionInputError: bad image or parameters, the annulus entirely outside the image, or
@@ -459,40 +472,42 @@ def find_circle(image: np.ndarray, center_guess: tuple[float, float], radius_gue
 
     """
     gray = to_gray(image)
-    try:
-        c = np.asarray(center_guess, dtype=np.float64).reshape(2)
-    except (TypeError, ValueError):
-        raise VisionInputError(f"center_guess must be (x, y), got {center_guess!r}") from None
-    r = float(radius_guess)
-    if not (np.all(np.isfinite(c)) and math.isfinite(r) and r >= 2.0):
-        raise VisionInputError(f"find_circle: need a finite centre and a radius >= 2 px, got "
-                               f"{center_guess!r}, {radius_guess!r}")
-    srch = max(3.0, r / 4.0) if search is None else float(search)
+    c = _point(center_guess, "find_circle: center_guess")
+    r = _number(radius_guess, "find_circle: radius_guess")
+    if not (math.isfinite(r) and r >= 2.0):
+        raise VisionInputError(f"find_circle: need a finite radius >= 2 px, got "
+                               f"{radius_guess!r}")
+    srch = max(3.0, r / 4.0) if search is None else _number(search, "find_circle: search")
     if not (math.isfinite(srch) and srch >= 1.0):
         raise VisionInputError(f"find_circle: search must be >= 1 px, got {search!r}")
     if not (isinstance(rays, numbers.Integral) and 8 <= rays <= 4096):
         raise VisionInputError(f"find_circle: rays must be an int in 8..4096, got {rays!r}")
-    if polarity not in ("any", "rising", "falling"):
-        raise VisionInputError(f"polarity must be any, rising or falling, got {polarity!r}")
+    width, sigma, threshold = _check_params(width, sigma, threshold, polarity)
+    need = _min_edges(min_edges, 3, "find_circle")
     h, w = gray.shape
     if (c[0] + r + srch < 0 or c[1] + r + srch < 0 or c[0] - r - srch > w - 1
             or c[1] - r - srch > h - 1):
         raise VisionInputError(f"find_circle: the search annulus at {tuple(c)} r={r} lies "
                                f"outside the {w}x{h} image")
+    # No ray needs to run past the farthest image corner.
+    far = max(math.hypot(x - c[0], y - c[1]) for x in (0.0, w - 1.0) for y in (0.0, h - 1.0))
     r0 = max(1.0, r - srch)
-    r1 = r + srch
+    r1 = min(r + srch, far)
+    if r0 >= r1:
+        raise VisionInputError(f"find_circle: the search annulus {r0:.1f}..{r + srch:.1f} px "
+                               f"about {tuple(c)} lies outside the {w}x{h} image")
     rays = int(rays)
     ang = np.arange(rays) * (2.0 * math.pi / rays)
-    per_ray = radial_edges(gray, c, r0, r1, ang, width=width, sigma=sigma,
-                           threshold=threshold, polarity=polarity)
+    per_ray = _radial_edges(gray, c, r0, r1, ang, width=width, sigma=sigma,
+                            threshold=threshold, polarity=polarity)
     pts = []
     for a, edges in zip(ang, per_ray, strict=True):
         if edges:
             re, _ = max(edges, key=lambda q: abs(q[1]))
             pts.append((c[0] + re * math.cos(a), c[1] - re * math.sin(a)))
-    if len(pts) < max(min_edges, 3):
+    if len(pts) < need:
         raise VisionInputError(f"find_circle: found edges on only {len(pts)} of {rays} rays "
-                               f"(need {max(min_edges, 3)}): no circle near {tuple(c)}")
+                               f"(need {need}): no circle near {tuple(c)}")
     return fit_circle(np.array(pts))
 
 
@@ -504,45 +519,44 @@ def find_line(image: np.ndarray, p0: tuple[float, float], p1: tuple[float, float
 
     ``calipers`` calipers evenly spaced along the segment, each crossing it at right
     angles over +-``search`` px (from the right-hand side to the left-hand side of p0 ->
-    p1 as seen on screen, which is the direction ``polarity`` refers to), averaged over
-    ``width`` px along the segment; on each the ``select``-ed edge ("strongest", "first"
-    or "last" along the caliper) is kept, then :func:`fit_line` rejects outliers.
+    p1 as seen on screen, which is the direction ``polarity`` refers to; at most the image
+    diagonal), averaged over ``width`` px along the segment; on each the ``select``-ed edge
+    ("strongest", "first" or "last" along the caliper) is kept, then :func:`fit_line`
+    rejects outliers.
 
     Raises:
         VisionInputError: bad image or parameters, or fewer than ``min_edges`` edges found.
 
     """
     gray = to_gray(image)
-    try:
-        a = np.asarray(p0, dtype=np.float64).reshape(2)
-        b = np.asarray(p1, dtype=np.float64).reshape(2)
-    except (TypeError, ValueError):
-        raise VisionInputError(f"find_line: p0 and p1 must be (x, y), got {p0!r}, {p1!r}") \
-            from None
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise VisionInputError("find_line: p0 and p1 must be finite")
+    a = _point(p0, "find_line: p0")
+    b = _point(p1, "find_line: p1")
     seg = float(np.hypot(*(b - a)))
     if seg < 2.0:
         raise VisionInputError(f"find_line: segment {tuple(a)} -> {tuple(b)} is shorter than "
                                f"2 px")
     if not (isinstance(calipers, numbers.Integral) and 2 <= calipers <= 1000):
         raise VisionInputError(f"find_line: calipers must be an int 2..1000, got {calipers!r}")
-    if not (math.isfinite(float(search)) and float(search) >= 1.0):
-        raise VisionInputError(f"find_line: search must be >= 1 px, got {search!r}")
+    h, w = gray.shape
+    diag = math.hypot(w, h)
+    srch = _number(search, "find_line: search")
+    if not (math.isfinite(srch) and 1.0 <= srch <= diag):
+        raise VisionInputError(f"find_line: search must be 1..{diag:.0f} px (the image "
+                               f"diagonal), got {search!r}")
     if select not in ("strongest", "first", "last"):
         raise VisionInputError(f"find_line: select must be strongest, first or last, got "
                                f"{select!r}")
-    if polarity not in ("any", "rising", "falling"):
-        raise VisionInputError(f"polarity must be any, rising or falling, got {polarity!r}")
+    width, sigma, threshold = _check_params(width, sigma, threshold, polarity)
+    need = _min_edges(min_edges, 2, "find_line")
     calipers = int(calipers)
     u = (b - a) / seg
     n = np.array([u[1], -u[0]])           # caliper direction: right side -> left side
     frac = (np.arange(calipers) + 0.5) / calipers
     centres = a[None, :] + frac[:, None] * (b - a)[None, :]
-    starts = centres - n * float(search)
+    starts = centres - n * srch
     wid = float(min(width, max(1.0, seg / calipers)))
-    per = parallel_edges(gray, starts, n, 2.0 * float(search), width=wid, sigma=sigma,
-                         threshold=threshold, polarity=polarity)
+    per = _parallel_edges(gray, starts, n, 2.0 * srch, width=wid, sigma=sigma,
+                          threshold=threshold, polarity=polarity)
     pts = []
     for st, edges in zip(starts, per, strict=True):
         if not edges:
@@ -554,7 +568,7 @@ def find_line(image: np.ndarray, p0: tuple[float, float], p1: tuple[float, float
         else:
             s_ = edges[-1][0]
         pts.append(st + s_ * n)
-    if len(pts) < max(min_edges, 2):
+    if len(pts) < need:
         raise VisionInputError(f"find_line: found edges on only {len(pts)} of {calipers} "
-                               f"calipers (need {max(min_edges, 2)})")
+                               f"calipers (need {need})")
     return fit_line(np.array(pts))

@@ -47,8 +47,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from dg_common.geometry import wrap_angle
 from dg_vision.errors import VisionInputError
-from dg_vision.image import to_gray
+from dg_vision.image import check_roi, to_gray
+from dg_vision.metrology._robust import robust_scale, subpixel_peak, tukey_weights
 
 _SMOOTH_SIGMA = 1.0          # Gaussian pre-smoothing at level 0 [px]
 _TOP_MIN_SIDE = 10.0         # the top level keeps the ROI at least this wide [px]
@@ -122,14 +124,11 @@ class ShapeModel:
         if roi is None:
             x0, y0, rw, rh = 0, 0, w_img, h_img
         else:
-            try:
-                x0, y0, rw, rh = (int(round(float(v))) for v in roi)
-            except (TypeError, ValueError):
-                raise VisionInputError(f"roi must be (x, y, w, h), got {roi!r}") from None
-            if rw < 8 or rh < 8:
-                raise VisionInputError(f"model roi {roi!r} is smaller than 8x8 px")
-            if x0 < 0 or y0 < 0 or x0 + rw > w_img or y0 + rh > h_img:
-                raise VisionInputError(f"model roi {roi!r} exceeds the {w_img}x{h_img} image")
+            x0, y0, rw, rh = check_roi(roi, gray.shape, name="model roi", min_side=8)
+        if num_levels is not None and not (isinstance(num_levels, numbers.Integral)
+                                           and 1 <= num_levels <= _MAX_LEVELS):
+            raise VisionInputError(f"num_levels must be an int 1..{_MAX_LEVELS} or None, got "
+                                   f"{num_levels!r}")
         ar, sr = _check_ranges(angle_range, scale_range)
         ref = (x0 + rw / 2.0, y0 + rh / 2.0)
         pyr = _pyramid(gray, _MAX_LEVELS)
@@ -255,47 +254,42 @@ class ShapeModel:
         if not (isinstance(max_matches, numbers.Integral) and max_matches >= 1):
             raise VisionInputError(f"max_matches must be an int >= 1, got {max_matches!r}")
         max_matches = int(max_matches)
-        ar, sr = _check_ranges(angle_range or self.angle_range, scale_range or self.scale_range)
+        try:
+            max_overlap = float(max_overlap)
+        except (TypeError, ValueError):
+            raise VisionInputError(f"max_overlap must be a number, got {max_overlap!r}") \
+                from None
+        if not 0.0 <= max_overlap <= 1.0:
+            raise VisionInputError(f"max_overlap must be in [0, 1], got {max_overlap!r}")
+        ar, sr = _check_ranges(self.angle_range if angle_range is None else angle_range,
+                               self.scale_range if scale_range is None else scale_range)
         h_img, w_img = gray.shape
         roi = None
         if search_roi is not None:
-            try:
-                sx, sy, sw, sh = (float(v) for v in search_roi)
-            except (TypeError, ValueError):
-                raise VisionInputError(f"search_roi must be (x, y, w, h), got "
-                                       f"{search_roi!r}") from None
-            if sw < 1 or sh < 1 or sx < 0 or sy < 0 or sx + sw > w_img or sy + sh > h_img:
-                raise VisionInputError(f"search_roi {search_roi!r} is empty or outside the "
-                                       f"{w_img}x{h_img} image")
-            roi = (sx, sy, sw, sh)
+            roi = check_roi(search_roi, gray.shape, name="search_roi")
         pyr = _pyramid(gray, len(self.levels))
         nlev = len(pyr)        # an image smaller than the model's pyramid: fewer levels
         grads = [_gradients(p, lvl) for lvl, p in enumerate(pyr)]
         weak = 0.25 * self.contrast
         top = nlev - 1
-        cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-        def grad(lvl: int, sign: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            # A reversed-contrast hypothesis is the same search on negated gradients.
-            gx, gy, mag = grads[lvl]
-            return (gx, gy, mag) if sign > 0 else (-gx, -gy, mag)
+        def nmap(lvl: int) -> tuple[np.ndarray, np.ndarray]:
+            nx, ny = _normalised(*grads[lvl], weak)
+            sig = _SPREAD_SIGMA if lvl == top else 0.7 if lvl > 0 else 0.0
+            if sig > 0:
+                nx = cv2.GaussianBlur(nx, (0, 0), sig)
+                ny = cv2.GaussianBlur(ny, (0, 0), sig)
+            return nx, ny
 
-        def nmap(lvl: int, sign: int) -> tuple[np.ndarray, np.ndarray]:
-            if (lvl, sign) not in cache:
-                nx, ny = _normalised(*grad(lvl, sign), weak)
-                sig = _SPREAD_SIGMA if lvl == top else 0.7 if lvl > 0 else 0.0
-                if sig > 0:
-                    nx = cv2.GaussianBlur(nx, (0, 0), sig)
-                    ny = cv2.GaussianBlur(ny, (0, 0), sig)
-                cache[(lvl, sign)] = (nx, ny)
-            return cache[(lvl, sign)]
-
-        cands = self._search_top(nmap(top, 1), top, ar, sr, roi, min_score, max_matches,
+        # A reversed-contrast hypothesis (sign -1) scores the image against the model with
+        # its directions negated: the same as negating the image gradients.
+        cands = self._search_top(nmap(top), top, ar, sr, roi, min_score, max_matches,
                                  either_sign=polarity == "ignore_global")
         n_track = max(2 * max_matches, 3)
         for lvl in range(top - 1, -1, -1):
-            tracked = [self._track(nmap(lvl, sg), lvl, 2.0 * x, 2.0 * y, ang, sc, a_st / 2.0,
-                                   s_st / 2.0, sr) + (a_st / 2.0, s_st / 2.0, sg)
+            nm = nmap(lvl)
+            tracked = [self._track(nm, lvl, 2.0 * x, 2.0 * y, ang, sc, a_st / 2.0,
+                                   s_st / 2.0, sr, sg) + (a_st / 2.0, s_st / 2.0, sg)
                        for _, x, y, ang, sc, a_st, s_st, sg in cands]
             tracked.sort(key=lambda c: -c[0])
             # Drop candidates that converged onto a better one (same place, same sign).
@@ -311,15 +305,15 @@ class ShapeModel:
                 return []
         results: list[Match] = []
         for _, x, y, ang, sc, _, _, sg in cands:
-            x, y, ang, sc = self._refine(grad(0, sg), x, y, ang, sc, sr)
-            score = self._score0(grad(0, sg), x, y, ang, sc, weak)
+            x, y, ang, sc = self._refine(grads[0], x, y, ang, sc, sr, sg)
+            score = self._score0(grads[0], x, y, ang, sc, weak, sg)
             if score < min_score or not (0 <= x < w_img and 0 <= y < h_img):
                 continue
             if roi is not None and not (roi[0] <= x <= roi[0] + roi[2]
                                         and roi[1] <= y <= roi[1] + roi[3]):
                 continue
-            results.append(Match(float(x), float(y), _wrap(math.degrees(ang)), float(sc),
-                                 float(score)))
+            results.append(Match(float(x), float(y), math.degrees(wrap_angle(ang)),
+                                 float(sc), float(score)))
         results.sort(key=lambda m: -m.score)
         keep: list[Match] = []
         min_d = max_overlap * min(self.size)
@@ -411,11 +405,12 @@ class ShapeModel:
         return out
 
     def _track(self, nmap: tuple[np.ndarray, np.ndarray], lvl: int, x: float, y: float,
-               ang: float, sc: float, a_step: float, s_step: float, sr: tuple[float, float]
-               ) -> tuple[float, float, float, float, float]:
+               ang: float, sc: float, a_step: float, s_step: float, sr: tuple[float, float],
+               sign: int = 1) -> tuple[float, float, float, float, float]:
         nx, ny = nmap
         model = self.levels[lvl]
         pts, dirs = _subset(model.pts, model.dirs, _MAX_POINTS_GRID)
+        dirs = sign * dirs
         angs = ang + a_step * np.arange(-2, 3)
         if s_step > 0:
             scs = np.clip(sc + s_step * np.arange(-1, 2), sr[0], sr[1])
@@ -448,10 +443,12 @@ class ShapeModel:
                 float(pose_a[p_i]), float(pose_s[p_i]))
 
     def _refine(self, grad: tuple, x: float, y: float, ang: float, sc: float,
-                sr: tuple[float, float], iters: int = 6) -> tuple[float, float, float, float]:
+                sr: tuple[float, float], sign: int = 1, iters: int = 6
+                ) -> tuple[float, float, float, float]:
         gx, gy, _ = grad
         model = self.levels[0]
         pts, dirs = _subset(model.pts, model.dirs, _MAX_POINTS_REFINE)
+        dirs = sign * dirs
         free_scale = sr[1] - sr[0] > 1e-9
         ts = np.arange(-4, 5) * 0.5
         for it in range(iters):
@@ -471,9 +468,7 @@ class ShapeModel:
                 sw = np.sqrt(wts)
                 sol, *_ = np.linalg.lstsq(a_mat * sw[:, None], t_ok * sw, rcond=None)
                 res = t_ok - a_mat @ sol
-                sig = max(1.4826 * float(np.median(np.abs(res))), 0.05)
-                u = res / (4.685 * sig)
-                wts = np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
+                wts = tukey_weights(res, robust_scale(res, a_mat.shape[1], floor=0.05))
             x, y, ang = x + sol[0], y + sol[1], ang + sol[2]
             if free_scale:
                 sc = float(np.clip(sc + sol[3], sr[0] * 0.98, sr[1] * 1.02))
@@ -482,12 +477,12 @@ class ShapeModel:
         return float(x), float(y), float(ang), float(sc)
 
     def _score0(self, grad: tuple, x: float, y: float, ang: float, sc: float,
-                weak: float) -> float:
+                weak: float, sign: int = 1) -> float:
         gx, gy, mag = grad
         model = self.levels[0]
         rot = _rot(ang)
         q = sc * model.pts @ rot.T + np.array([x, y])
-        dq = model.dirs @ rot.T
+        dq = sign * model.dirs @ rot.T
         mx = q[:, 0:1].astype(np.float32)
         my = q[:, 1:2].astype(np.float32)
         sx = cv2.remap(gx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[:, 0]
@@ -519,11 +514,6 @@ def _check_ranges(angle_range: tuple[float, float], scale_range: tuple[float, fl
 def _rot(ang: float) -> np.ndarray:
     c, s = math.cos(ang), math.sin(ang)
     return np.array([[c, s], [-s, c]])
-
-
-def _wrap(deg: float) -> float:
-    d = (deg + 180.0) % 360.0 - 180.0
-    return 180.0 if d == -180.0 else float(d)
 
 
 def _pyramid(gray: np.ndarray, n: int) -> list[np.ndarray]:
@@ -611,12 +601,5 @@ def _peaks_along(gx: np.ndarray, gy: np.ndarray, base: np.ndarray, nrm: np.ndarr
     kk = np.clip(k, 1, len(ts) - 2)
     y0, y1, y2 = proj[rows, kk - 1], proj[rows, kk], proj[rows, kk + 1]
     ok = (k > 0) & (k < len(ts) - 1) & (y1 > max(min_value, 1e-9))
-    pos = (y0 > 0) & (y2 > 0) & (y1 > 0)
-    l0 = np.log(np.where(pos, y0, 1.0))
-    l1 = np.log(np.where(pos, y1, 1.0))
-    l2 = np.log(np.where(pos, y2, 1.0))
-    a0, a1, a2 = np.where(pos, l0, y0), np.where(pos, l1, y1), np.where(pos, l2, y2)
-    den = a0 - 2 * a1 + a2
-    delta = np.where(den < 0, 0.5 * (a0 - a2) / np.where(den < 0, den, -1.0), 0.0)
-    step = float(ts[1] - ts[0])
-    return ts[kk] + step * np.clip(delta, -0.5, 0.5), ok
+    delta, _ = subpixel_peak(y0, y1, y2)
+    return ts[kk] + float(ts[1] - ts[0]) * delta, ok
