@@ -148,6 +148,39 @@ def test_save_load_roundtrip_and_bad_files(model, tmp_path):
         PatchCoreModel.load(tmp_path / "tampered.dgad")
 
 
+def test_corrupt_compressed_member_is_an_input_error(model, tmp_path):
+    """Bytes flipped at the start of a deflated member: zlib.error inside zipfile."""
+    path = model.save(tmp_path / "m.dgad")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("memory_bank.npy")
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    # local header: 30 bytes + name + extra field, then the compressed data
+    name_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little")
+    extra_len = int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    for k in range(8):
+        data[start + k] ^= 0xFF
+    (tmp_path / "flipped.dgad").write_bytes(bytes(data))
+    with pytest.raises(VisionInputError, match="not a readable model file"):
+        PatchCoreModel.load(tmp_path / "flipped.dgad")
+
+
+def test_model_parameters_checked(model):
+    kw = {"onnx_bytes": model.onnx_bytes, "memory_bank": model.memory_bank,
+          "image_size": model.image_size}
+    assert PatchCoreModel(threshold=float("inf"), **kw).threshold == float("inf")
+    with pytest.raises(VisionInputError, match="NaN"):
+        PatchCoreModel(threshold=float("nan"), **kw)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(VisionInputError, match="sigma_px"):
+            PatchCoreModel(threshold=1.0, sigma_px=bad, **kw)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(VisionInputError, match="top_fraction"):
+            PatchCoreModel(threshold=1.0, top_fraction=bad, **kw)
+    assert PatchCoreModel(threshold=1.0, top_fraction=1.0, **kw).top_fraction == 1.0
+
+
 def test_scoring_needs_no_torch(model, tmp_path):
     """Load and score in a fresh interpreter where importing torch fails."""
     import subprocess

@@ -142,3 +142,28 @@ def test_bad_defect_inputs():
         find_surface_defects(pts, np.zeros(99), tolerance_mm=0.1)
     with pytest.raises(VisionInputError, match="finite"):
         find_surface_defects(pts, np.full(100, np.nan), tolerance_mm=0.1)
+    ragged = [[0.0, 0.0, 0.0], [1.0, 2.0]] * 50
+    with pytest.raises(VisionInputError, match="points"):
+        find_surface_defects(ragged, np.zeros(100), tolerance_mm=0.1)
+    with pytest.raises(VisionInputError, match="tolerance_mm"):
+        find_surface_defects(pts, np.zeros(100), tolerance_mm="0.1")
+    with pytest.raises(VisionInputError, match="deviation"):
+        find_surface_defects(pts, ["0"] * 100, tolerance_mm=0.1)
+    for bad in (np.zeros(2), np.zeros((2, 2)), ["a", "b", "c"], [np.nan, 0.0, 0.0]):
+        with pytest.raises(VisionInputError, match="sensor_origin"):
+            find_surface_defects(pts, np.zeros(100), tolerance_mm=0.1, cad_mesh=MESH,
+                                 sensor_origin=bad)
+
+
+def test_prepared_target_gives_the_same_results():
+    from dg_vision.inspect3d import prepare_cad
+
+    cad = prepare_cad(MESH)
+    pts = full_scan(20000, 0.005, seed=5)
+    dev = signed_deviation(pts, cad)
+    np.testing.assert_array_equal(dev, signed_deviation(pts, MESH))
+    a = find_surface_defects(pts, dev, tolerance_mm=0.05, cad_mesh=cad, sensor_origin=[0, 0, 300])
+    b = find_surface_defects(pts, dev, tolerance_mm=0.05, cad_mesh=MESH,
+                             sensor_origin=[0, 0, 300])
+    assert [(d.kind, d.n_points) for d in a] == [(d.kind, d.n_points) for d in b]
+    assert cad.scene() is cad.scene()  # built once per target

@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from dg_vision.errors import VisionInputError
-from dg_vision.inspect3d import fit_circle_robust, flatness, hole, step_height
+from dg_vision.inspect3d import flatness, hole, step_height
 
 SIGMA = 0.005
 
@@ -103,11 +103,11 @@ def test_no_hole_is_an_error():
         hole(p)
 
 
-def test_robust_circle_fit_ignores_outliers():
-    rng = np.random.default_rng(9)
-    a = rng.uniform(0, 2 * np.pi, 200)
-    xy = np.c_[3.0 + 5.0 * np.cos(a), -2.0 + 5.0 * np.sin(a)] + rng.normal(0, 0.01, (200, 2))
-    xy[:20] += rng.uniform(-3, 3, (20, 2))
-    c, r, rms, inl = fit_circle_robust(xy)
-    assert np.linalg.norm(c - [3.0, -2.0]) < 0.01 and abs(r - 5.0) < 0.01
-    assert rms < 0.02 and np.count_nonzero(~inl[:20]) >= 15
+def test_bad_point_input_is_an_input_error():
+    ragged = [[0.0, 0.0, 0.0], [1.0, 2.0]] * 10
+    text = [["1", "2", "3"]] * 20
+    for bad in (ragged, text):
+        with pytest.raises(VisionInputError):
+            step_height(bad, np.arange(10), np.arange(10, 20))
+        with pytest.raises(VisionInputError):
+            flatness(bad)

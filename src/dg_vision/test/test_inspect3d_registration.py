@@ -113,9 +113,54 @@ def test_icp_point_to_plane_on_prepared_samples():
     cad = prepare_cad(MESH)
     truth = pose([0.0, 0.0, 4.0], [1.0, 0.5, -0.5])
     scan = to_scan(sample_surface(4000, 0.01, seed=5), truth)
-    reg = icp_point_to_plane(scan, cad.points, cad.normals, np.eye(4), tree=cad.tree)
+    reg = icp_point_to_plane(scan, cad, None, np.eye(4))  # samples, normals and k-d tree
     rot, trans = errors(reg.transform, truth)
     assert rot < 0.1 and trans < 0.05
+    same = icp_point_to_plane(scan, cad.points, cad.normals, np.eye(4))
+    np.testing.assert_allclose(same.transform, reg.transform, atol=1e-9)
+    with pytest.raises(VisionInputError, match="None with a CadTarget"):
+        icp_point_to_plane(scan, cad, cad.normals)
+    with pytest.raises(VisionInputError, match="target_normals"):
+        icp_point_to_plane(scan, cad.points)
+
+
+def test_degenerate_scans_raise():
+    one = np.tile([1.0, 2.0, 3.0], (200, 1))
+    line = np.c_[np.linspace(-30, 30, 200), np.zeros(200), np.full(200, 2.0)]
+    for bad in (one, line):
+        with pytest.raises(VisionInputError, match="degenerate"):
+            register_to_cad(bad, MESH)
+        with pytest.raises(VisionInputError, match="degenerate"):
+            register_to_cad(bad, MESH, init=np.eye(4))
+        with pytest.raises(VisionInputError, match="degenerate"):
+            icp_point_to_plane(bad, prepare_cad(MESH))
+
+
+def test_parameters_checked():
+    scan = sample_surface(500, 0.01, seed=7)
+    for kw, what in (({"floor_mm": 0.0}, "floor_mm"), ({"inlier_mm": -1.0}, "inlier_mm"),
+                     ({"inlier_mm": float("nan")}, "inlier_mm"),
+                     ({"accept_fitness": 0.0}, "accept_fitness"),
+                     ({"accept_fitness": 1.5}, "accept_fitness"),
+                     ({"n_hypotheses": 0}, "n_hypotheses")):
+        with pytest.raises(VisionInputError, match=what):
+            register_to_cad(scan, MESH, **kw)
+    cad = prepare_cad(MESH)
+    for kw, what in (({"gate_mm": 0.0}, "gate_mm"), ({"floor_mm": -1.0}, "floor_mm"),
+                     ({"inlier_mm": 0.0}, "inlier_mm")):
+        with pytest.raises(VisionInputError, match=what):
+            icp_point_to_plane(scan, cad, **kw)
+
+
+def test_constraint_tells_a_pinned_pose_from_a_sliding_one():
+    full = sample_surface(4000, 0.01, seed=11)
+    reg = register_to_cad(full, MESH, init=np.eye(4))
+    assert reg.constraint > 0.01
+    cad = prepare_cad(MESH)
+    top = cad.points[np.abs(cad.points[:, 2] - 2.0) < 1e-6]  # the plate's top face only
+    assert top.shape[0] > 1000
+    flat = icp_point_to_plane(top, cad, init=np.eye(4))
+    assert flat.constraint < 1e-3 < reg.constraint
 
 
 def test_nan_points_are_dropped_and_counted():
@@ -144,3 +189,16 @@ def test_bad_init_and_mesh_raise():
         register_to_cad(scan, "part.stl")
     with pytest.raises(VisionInputError, match="normals"):
         icp_point_to_plane(scan, scan, np.zeros_like(scan))
+
+
+def test_extrude_regions_rejects_bad_regions():
+    from shapely.geometry import Polygon
+
+    from dg_vision.inspect3d import Region, extrude_regions
+
+    square = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)])
+    assert len(extrude_regions([Region(square, 5.0)]).triangles) > 0
+    for bad in ([], [Region(square, float("nan"))], [Region(square, -1.0)],
+                [Region(Polygon(), 5.0)], [Region(square, "high")]):
+        with pytest.raises(VisionInputError):
+            extrude_regions(bad)

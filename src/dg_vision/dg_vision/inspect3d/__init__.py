@@ -18,7 +18,6 @@ from dg_vision.inspect3d.deviation import SurfaceDefect, find_surface_defects, s
 from dg_vision.inspect3d.features import (
     Flatness,
     Hole,
-    fit_circle_robust,
     flatness,
     hole,
     step_height,
@@ -34,7 +33,7 @@ from dg_vision.inspect3d.registration import (
 
 __all__ = [
     "CadTarget", "Flatness", "Hole", "Region", "Registration", "SurfaceDefect",
-    "example_part", "extrude_regions", "find_surface_defects", "fit_circle_robust",
-    "flatness", "hole", "icp_point_to_plane", "prepare_cad", "register_to_cad",
+    "example_part", "extrude_regions", "find_surface_defects", "flatness",
+    "hole", "icp_point_to_plane", "prepare_cad", "register_to_cad",
     "rotation_angle_deg", "signed_deviation", "step_height",
 ]

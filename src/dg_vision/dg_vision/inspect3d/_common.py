@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -34,8 +35,12 @@ def as_points(points, *, name: str = "points", min_points: int = 3) -> Cloud:
     elif hasattr(points, "point") and hasattr(points.point, "positions"):  # tensor cloud
         points = points.point.positions.numpy()
     try:
-        arr = np.asarray(points, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        raw = np.asarray(points)
+        if raw.dtype.kind not in "iuf":  # strings, objects, booleans are not coordinates
+            raise VisionInputError(f"{name} must be an (N, 3) array of numbers, got dtype "
+                                   f"{raw.dtype}")
+        arr = raw.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
         raise VisionInputError(f"{name} must be an (N, 3) numeric array: {exc}") from exc
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise VisionInputError(f"{name} must have shape (N, 3), got {arr.shape}")
@@ -61,16 +66,28 @@ class MeshArrays:
     vertices: np.ndarray
     triangles: np.ndarray
 
-    def key(self) -> str:
-        """Content hash (for caches)."""
+    # Computed once per instance (cached_property stores into the instance's __dict__,
+    # which a frozen dataclass without slots allows); the arrays must not be modified.
+    @cached_property
+    def _key(self) -> str:
         h = hashlib.sha1(self.vertices.tobytes())
         h.update(self.triangles.tobytes())
         return h.hexdigest()
 
-    def triangle_areas(self) -> np.ndarray:
-        """Area of every triangle (mm^2)."""
+    @cached_property
+    def _areas(self) -> np.ndarray:
         v = self.vertices[self.triangles]
-        return 0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
+        a = 0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
+        a.setflags(write=False)
+        return a
+
+    def key(self) -> str:
+        """Content hash (for caches; computed once)."""
+        return self._key
+
+    def triangle_areas(self) -> np.ndarray:
+        """Area of every triangle (mm^2; computed once, read-only)."""
+        return self._areas
 
     def sample_surface(self, n: int, rng: np.random.Generator
                        ) -> tuple[np.ndarray, np.ndarray]:
@@ -83,17 +100,17 @@ class MeshArrays:
         a, b, c = (self.vertices[self.triangles[tri, k]] for k in range(3))
         return a + u[:, None] * (b - a) + v[:, None] * (c - a), tri
 
-    def to_legacy(self):
-        """The mesh as an ``open3d.geometry.TriangleMesh``."""
-        import open3d as o3d
-        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(self.vertices),
-                                         o3d.utility.Vector3iVector(
-                                             self.triangles.astype(np.int32)))
-        return mesh
-
 
 def as_mesh(mesh, *, name: str = "cad_mesh") -> MeshArrays:
-    """Accept an Open3D legacy or tensor TriangleMesh, or a ``(vertices, triangles)`` pair."""
+    """Accept an Open3D legacy or tensor TriangleMesh, or a ``(vertices, triangles)`` pair.
+
+    A :class:`MeshArrays` (already checked) is returned as it is, and a prepared
+    :class:`~dg_vision.inspect3d.registration.CadTarget` gives its mesh.
+    """
+    if isinstance(mesh, MeshArrays):
+        return mesh
+    if isinstance(getattr(mesh, "mesh", None), MeshArrays):  # a CadTarget
+        return mesh.mesh
     try:
         if hasattr(mesh, "vertex") and hasattr(mesh, "triangle"):  # tensor mesh
             v = mesh.vertex.positions.numpy()
@@ -154,6 +171,17 @@ def check_watertight(mesh: MeshArrays, *, name: str = "cad_mesh") -> None:
         raise VisionInputError(
             f"{name} is closed but its triangles are not consistently oriented "
             "(an edge is used twice in the same direction)")
+
+
+def plane_basis(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors that make a right-handed orthonormal basis (e1, e2, n) with ``n``.
+
+    ``n`` must be a unit vector.
+    """
+    a = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = np.cross(n, a)
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(n, e1)
 
 
 def voxel_downsample(points: np.ndarray, voxel: float) -> np.ndarray:

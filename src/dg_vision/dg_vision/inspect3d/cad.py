@@ -44,9 +44,23 @@ def extrude_regions(regions: Sequence[Region]):
     """
     import open3d as o3d
 
-    regs = [Region(orient(r.polygon, sign=1.0), float(r.height)) for r in regions]
-    if not regs or any(r.height <= 0 or not r.polygon.is_valid for r in regs):
-        raise VisionInputError("regions must be valid polygons with positive heights")
+    regs = []
+    for i, r in enumerate(regions):
+        try:
+            h = float(r.height)
+        except (TypeError, ValueError):
+            h = float("nan")
+        poly = r.polygon
+        if not isinstance(poly, Polygon) or poly.is_empty or not poly.is_valid \
+                or not poly.area > 0.0:
+            raise VisionInputError(f"region {i}: the polygon must be a valid, non-empty "
+                                   "shapely Polygon")
+        if not (np.isfinite(h) and h > 0.0):
+            raise VisionInputError(f"region {i}: the height must be a positive finite number "
+                                   f"(mm), got {r.height!r}")
+        regs.append(Region(orient(poly, sign=1.0), h))
+    if not regs:
+        raise VisionInputError("extrude_regions needs at least one region")
     prepared = [prep(r.polygon) for r in regs]
 
     vindex: dict[tuple[float, float, float], int] = {}

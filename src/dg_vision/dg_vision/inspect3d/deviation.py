@@ -8,6 +8,10 @@ Points must already be in the CAD frame (apply ``Registration.transform``), in m
   and outside only exist for a closed surface, so the mesh is checked to be watertight and
   consistently oriented first. Coordinates are shifted to the mesh's centre before the
   float32 conversion Open3D needs (keeps ~1e-5 mm resolution far from the origin).
+  The scene and the check are built once per prepared CAD model
+  (:class:`~dg_vision.inspect3d.registration.CadTarget`, from
+  :func:`~dg_vision.inspect3d.registration.prepare_cad`, which also caches by mesh content):
+  pass the prepared target to inspect many parts without repeating any of it.
 * :func:`find_surface_defects`: out-of-tolerance points are split by sign and clustered by
   connected components of the fixed-radius neighbour graph (no seeds, no order effects);
   each cluster with enough points is a *bump* (material above the surface, deviation > 0)
@@ -18,8 +22,6 @@ Points must already be in the CAD frame (apply ``Registration.transform``), in m
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +30,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from dg_vision.errors import VisionInputError
-from dg_vision.inspect3d._common import MeshArrays, as_mesh, as_points, check_watertight
+from dg_vision.inspect3d._common import as_points
+from dg_vision.inspect3d.registration import CadTarget, prepare_cad
 
 
 @dataclass(frozen=True)
@@ -52,42 +55,22 @@ class SurfaceDefect:
     indices: np.ndarray | None = None
 
 
-_SCENES: OrderedDict[str, tuple] = OrderedDict()
-_LOCK = threading.Lock()
-
-
-def _scene(mesh: MeshArrays):
-    key = mesh.key()
-    with _LOCK:
-        if key in _SCENES:
-            _SCENES.move_to_end(key)
-            return _SCENES[key]
-    import open3d as o3d
-
-    check_watertight(mesh)
-    lo, hi = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
-    center = 0.5 * (lo + hi)
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor((mesh.vertices - center).astype(np.float32)),
-                        o3d.core.Tensor(mesh.triangles.astype(np.uint32)))
-    with _LOCK:
-        _SCENES[key] = (scene, center)
-        while len(_SCENES) > 4:
-            _SCENES.popitem(last=False)
-    return scene, center
+def _closed_target(cad_mesh) -> CadTarget:
+    target = prepare_cad(cad_mesh)
+    target.check_watertight()
+    return target
 
 
 def signed_deviation(points, cad_mesh) -> np.ndarray:
     """Signed distance (mm) of each point to the CAD surface: + outside, - inside.
 
-    Returns an (N,) array aligned with ``points``; rows that were NaN/inf in the input are
-    NaN in the output (the only NaNs). A mesh that is not closed raises
-    :class:`VisionInputError`.
+    ``cad_mesh``: a mesh (see :func:`~dg_vision.inspect3d._common.as_mesh`) or a prepared
+    :class:`~dg_vision.inspect3d.registration.CadTarget`. Returns an (N,) array aligned
+    with ``points``; rows that were NaN/inf in the input are NaN in the output (the only
+    NaNs). A mesh that is not closed raises :class:`VisionInputError`.
     """
-    arr = np.asarray(points, dtype=np.float64) if isinstance(points, np.ndarray) else points
-    cloud = as_points(arr, name="points", min_points=1)
-    mesh = as_mesh(cad_mesh)
-    scene, center = _scene(mesh)
+    cloud = as_points(points, name="points", min_points=1)
+    scene, center = _closed_target(cad_mesh).scene()
     import open3d as o3d
 
     q = o3d.core.Tensor((cloud.points - center).astype(np.float32))
@@ -96,6 +79,48 @@ def signed_deviation(points, cad_mesh) -> np.ndarray:
     out = np.full(n, np.nan)
     out[cloud.kept] = d
     return out
+
+
+def _number(name: str, value) -> float:
+    """``value`` as a float; strings, None and the like raise :class:`VisionInputError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer
+                                                 | np.floating):
+        raise VisionInputError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise VisionInputError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def _values(deviation, n: int) -> np.ndarray:
+    """The deviations as an (n,) float array (NaN allowed: those rows are ignored)."""
+    try:
+        dev = np.asarray(deviation)
+        if dev.dtype.kind not in "iuf":
+            raise VisionInputError(f"deviation must be numbers, got dtype {dev.dtype}")
+        dev = dev.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise VisionInputError(f"deviation must be an (N,) numeric array: {exc}") from exc
+    if dev.shape != (n,):
+        raise VisionInputError(
+            f"deviation must have shape ({n},) to match points, got {dev.shape}")
+    return dev
+
+
+def _origins(sensor_origin) -> np.ndarray:
+    """Sensor positions as a finite (K, 3) array from (3,) or (K, 3) input."""
+    try:
+        o = np.asarray(sensor_origin)
+        if o.dtype.kind not in "iuf":
+            raise VisionInputError(f"sensor_origin must be numbers, got dtype {o.dtype}")
+        o = o.astype(np.float64, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise VisionInputError(f"sensor_origin must be (3,) or (K, 3) numbers: {exc}") from exc
+    if o.shape != (3,) and not (o.ndim == 2 and o.shape[1] == 3 and o.shape[0] >= 1):
+        raise VisionInputError(f"sensor_origin must have shape (3,) or (K, 3), got {o.shape}")
+    if not np.all(np.isfinite(o)):
+        raise VisionInputError("sensor_origin must be finite")
+    return o.reshape(-1, 3)
 
 
 def _components(points: np.ndarray, radius: float) -> tuple[int, np.ndarray]:
@@ -118,11 +143,15 @@ def _extent(points: np.ndarray) -> tuple[float, float]:
     return float(ext[0]), float(ext[1]) if ext.size > 1 else 0.0
 
 
-def median_spacing(points: np.ndarray, *, sample: int = 2000, seed: int = 0) -> float:
-    """Median nearest-neighbour distance (mm) over a seeded sample of the points."""
+def median_spacing(points: np.ndarray, *, sample: int = 2000, seed: int = 0,
+                   tree: cKDTree | None = None) -> float:
+    """Median nearest-neighbour distance (mm) over a seeded sample of the points.
+
+    ``tree``: a k-d tree of exactly these points, if one exists already.
+    """
     rng = np.random.default_rng(seed)
     idx = rng.permutation(points.shape[0])[:sample]
-    d, _ = cKDTree(points).query(points[idx], k=2)
+    d, _ = (tree if tree is not None else cKDTree(points)).query(points[idx], k=2)
     return float(np.median(d[:, 1]))
 
 
@@ -143,25 +172,33 @@ def find_surface_defects(points, deviation, *, tolerance_mm: float, min_points: 
     ``sensor_origin`` ((3,) or (K, 3) positions in the CAD frame) restricts that check to
     the surface those viewpoints can see: facing a sensor within ``max_view_angle_deg``
     (scanners sample steeper surfaces too sparsely to tell) and not occluded.
+    ``cad_mesh`` may be a prepared :class:`~dg_vision.inspect3d.registration.CadTarget`.
     """
-    if not np.isfinite(tolerance_mm) or tolerance_mm <= 0:
+    tolerance_mm = _number("tolerance_mm", tolerance_mm)
+    if tolerance_mm <= 0:
         raise VisionInputError(f"tolerance_mm must be positive, got {tolerance_mm}")
-    if min_points < 1:
-        raise VisionInputError(f"min_points must be >= 1, got {min_points}")
-    pts = np.asarray(points, dtype=np.float64)
-    dev = np.asarray(deviation, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[1] != 3:
-        raise VisionInputError(f"points must have shape (N, 3), got {pts.shape}")
-    if dev.shape != (pts.shape[0],):
+    if isinstance(min_points, bool) or not isinstance(min_points, int | np.integer) \
+            or min_points < 1:
+        raise VisionInputError(f"min_points must be an integer >= 1, got {min_points!r}")
+    cloud = as_points(points, name="points", min_points=0)
+    n = cloud.points.shape[0] + cloud.n_dropped
+    dev = _values(deviation, n)
+    origins = None if sensor_origin is None else _origins(sensor_origin)
+    max_view_angle_deg = _number("max_view_angle_deg", max_view_angle_deg)
+    if not 0.0 < max_view_angle_deg <= 90.0:
         raise VisionInputError(
-            f"deviation must have shape ({pts.shape[0]},) to match points, got {dev.shape}")
-    good = np.flatnonzero(np.all(np.isfinite(pts), axis=1) & np.isfinite(dev))
+            f"max_view_angle_deg must be in (0, 90], got {max_view_angle_deg}")
+    fin = np.isfinite(dev[cloud.kept])
+    good = cloud.kept[fin]  # rows of the caller's arrays with finite point and deviation
     if good.size < 3:
         raise VisionInputError(f"only {good.size} finite points with a finite deviation")
-    pts_g, dev_g = pts[good], dev[good]
-    spacing = median_spacing(pts_g)
+    pts_g = cloud.points if good.size == cloud.kept.size else cloud.points[fin]
+    dev_g = dev[good]
+    tree = cKDTree(pts_g)
+    spacing = median_spacing(pts_g, tree=tree)
     if cluster_mm is None:
         cluster_mm = 5.0 * spacing
+    cluster_mm = _number("cluster_mm", cluster_mm)
     if not cluster_mm > 0:
         raise VisionInputError(f"cluster_mm must be positive, got {cluster_mm}")
     defects: list[SurfaceDefect] = []
@@ -177,31 +214,31 @@ def find_surface_defects(points, deviation, *, tolerance_mm: float, min_points: 
                                          float(np.max(np.abs(dev_g[members]))),
                                          int(members.size), width, good[members]))
     if cad_mesh is not None:
-        cover = 3.0 * spacing if coverage_mm is None else float(coverage_mm)
+        cover = 3.0 * spacing if coverage_mm is None else _number("coverage_mm",
+                                                                  coverage_mm)
         if not cover > 0:
             raise VisionInputError(f"coverage_mm must be positive, got {coverage_mm}")
-        defects += _missing(pts_g, cad_mesh, cover, min_points, sensor_origin,
-                            max_view_angle_deg)
+        defects += _missing(pts_g, tree, prepare_cad(cad_mesh), cover, min_points,
+                            origins, max_view_angle_deg)
     defects.sort(key=lambda d: (-d.n_points, d.kind, tuple(np.round(d.centroid, 6))))
     return defects
 
 
-def _missing(pts: np.ndarray, cad_mesh, cover: float, min_points: int,
-             sensor_origin, max_angle_deg: float) -> list[SurfaceDefect]:
-    from dg_vision.inspect3d.registration import prepare_cad
-
-    target = prepare_cad(cad_mesh)
+def _missing(pts: np.ndarray, tree: cKDTree, target: CadTarget, cover: float,
+             min_points: int, origins: np.ndarray | None,
+             max_angle_deg: float) -> list[SurfaceDefect]:
+    """CAD surface not covered by the scan (``tree``: k-d tree of ``pts``)."""
     samples, normals = target.points, target.normals
-    keep = np.ones(samples.shape[0], dtype=bool)
-    if sensor_origin is not None:
-        keep = _visible(as_mesh(cad_mesh), samples, normals, sensor_origin, max_angle_deg)
+    if origins is None:
+        kept = np.arange(samples.shape[0])
+    else:
+        kept = np.flatnonzero(_visible(target, samples, normals, origins, max_angle_deg))
     # A scan point covers a CAD sample when it is within ``cover`` of it and near its
     # tangent plane (within cover / 2), so points on an adjacent wall do not cover a face.
-    kept = np.flatnonzero(keep)
-    tree = cKDTree(pts)
-    dk, ik = tree.query(samples[kept], k=8, distance_upper_bound=cover)
+    s_kept = samples[kept]
+    dk, ik = tree.query(s_kept, k=8, distance_upper_bound=cover)
     found = np.isfinite(dk)
-    offs = pts[np.where(found, ik, 0)] - samples[kept][:, None, :]
+    offs = pts[np.where(found, ik, 0)] - s_kept[:, None, :]
     along = np.abs(np.einsum("mkj,mj->mk", offs, normals[kept]))
     covered = np.any(found & (along <= 0.5 * cover), axis=1)
     unc = kept[~covered]
@@ -216,29 +253,26 @@ def _missing(pts: np.ndarray, cad_mesh, cover: float, min_points: int,
         p = samples[members]
         gap = depth_all[members]
         if np.any(~np.isfinite(gap)):  # nothing within 10x the radius: query exactly
-            gap, _ = cKDTree(pts).query(p)
+            gap, _ = tree.query(p)
         size, width = _extent(p)
         out.append(SurfaceDefect("missing", p.mean(axis=0), size, float(np.max(gap)),
                                  int(members.size), width, np.zeros(0, dtype=np.int64)))
     return out
 
 
-def _visible(mesh: MeshArrays, samples: np.ndarray, normals: np.ndarray,
-             sensor_origin, max_angle_deg: float) -> np.ndarray:
-    """CAD samples a sensor can see.
+def _visible(cad_mesh, samples: np.ndarray, normals: np.ndarray, sensor_origin,
+             max_angle_deg: float) -> np.ndarray:
+    """CAD samples a sensor can see (``cad_mesh``: a mesh or a prepared CadTarget).
 
     They face at least one sensor position (within ``max_angle_deg``) and are not occluded
     from it.
     """
     import open3d as o3d
 
-    origins = np.asarray(sensor_origin, dtype=np.float64).reshape(-1, 3)
-    if not np.all(np.isfinite(origins)):
-        raise VisionInputError("sensor_origin must be finite")
-    if not 0.0 < max_angle_deg <= 90.0:
-        raise VisionInputError(f"max_view_angle_deg must be in (0, 90], got {max_angle_deg}")
+    target = prepare_cad(cad_mesh)
+    origins = _origins(sensor_origin)
     cos_max = float(np.cos(np.radians(max_angle_deg)))
-    scene, center = _scene(mesh)
+    scene, center = target.scene()
     vis = np.zeros(samples.shape[0], dtype=bool)
     for o in origins:
         to = o - samples

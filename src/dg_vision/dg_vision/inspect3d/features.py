@@ -46,7 +46,8 @@ from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, QhullError, Voronoi, cKDTree
 
 from dg_vision.errors import VisionInputError
-from dg_vision.inspect3d._common import as_points
+from dg_vision.inspect3d._common import as_points, plane_basis
+from dg_vision.metrology.fitting import fit_circle
 
 _MAD = 1.4826
 
@@ -88,13 +89,6 @@ class Hole:
 
 
 # ----------------------------------------------------------------------------- planes
-
-
-def _basis(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    a = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    e1 = np.cross(n, a)
-    e1 /= np.linalg.norm(e1)
-    return e1, np.cross(n, e1)
 
 
 def _aligned_axes(uv: np.ndarray, e1: np.ndarray, e2: np.ndarray
@@ -219,7 +213,7 @@ def flatness(points, *, method: str = "min_zone", filter_mm: float | None = None
     p = cloud.points
     rng = np.random.default_rng(seed)
     c0, n0 = _lmeds_plane(p, rng)
-    e1, e2 = _basis(n0)
+    e1, e2 = plane_basis(n0)
     sub = p[rng.permutation(p.shape[0])[:2000]] if p.shape[0] > 2000 else p
     e1, e2 = _aligned_axes((sub - c0) @ np.c_[e1, e2], e1, e2)
     u, v, w = np.ascontiguousarray(((p - c0) @ np.c_[e1, e2, n0]).T)
@@ -404,10 +398,15 @@ def step_height(points, region_a_mask, region_b_mask, *, seed: int = 0) -> float
     a robust plane (outliers dropped); NaN/inf points are ignored. Each region needs at
     least 10 finite points.
     """
-    arr = np.asarray(points, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise VisionInputError(f"points must have shape (N, 3), got {arr.shape}")
-    finite = np.all(np.isfinite(arr), axis=1)
+    cloud = as_points(points, name="points", min_points=0)
+    n = cloud.points.shape[0] + cloud.n_dropped
+    if cloud.n_dropped:
+        arr = np.full((n, 3), np.nan)
+        arr[cloud.kept] = cloud.points
+    else:
+        arr = cloud.points
+    finite = np.zeros(n, dtype=bool)
+    finite[cloud.kept] = True
     ma = _mask(region_a_mask, arr.shape[0], "region_a_mask") & finite
     mb = _mask(region_b_mask, arr.shape[0], "region_b_mask") & finite
     for name, m in (("region A", ma), ("region B", mb)):
@@ -422,41 +421,6 @@ def step_height(points, region_a_mask, region_b_mask, *, seed: int = 0) -> float
 
 
 # ----------------------------------------------------------------------------- holes
-
-
-def fit_circle_robust(xy: np.ndarray, *, iterations: int = 30
-                      ) -> tuple[np.ndarray, float, float, np.ndarray]:
-    """Robust geometric circle fit of (N, 2) points.
-
-    Algebraic (Kasa) start, then Gauss-Newton on the radial residuals with Tukey weights
-    (MAD scale).
-
-    Returns (centre (2,), radius, RMS residual of the inliers, inlier mask).
-    """
-    if xy.shape[0] < 3:
-        raise VisionInputError(f"circle fit needs at least 3 points, got {xy.shape[0]}")
-    x, y = xy[:, 0], xy[:, 1]
-    m = np.c_[x, y, np.ones_like(x)]
-    sol, *_ = np.linalg.lstsq(m, x * x + y * y, rcond=None)
-    c = 0.5 * sol[:2]
-    r = float(np.sqrt(max(sol[2] + c @ c, 1e-18)))
-    w = np.ones(x.size)
-    for _ in range(iterations):
-        d = xy - c
-        dist = np.maximum(np.linalg.norm(d, axis=1), 1e-12)
-        res = dist - r
-        s = _MAD * float(np.median(np.abs(res - np.median(res))))
-        k = max(4.685 * s, 1e-9 * max(r, 1.0))
-        w = np.clip(1.0 - (res / k) ** 2, 0.0, None) ** 2
-        jac = np.c_[-d / dist[:, None], -np.ones_like(res)]
-        jw = jac * w[:, None]
-        step = np.linalg.lstsq(jw.T @ jac, -(jw.T @ res), rcond=None)[0]
-        c, r = c + step[:2], r + float(step[2])
-        if np.linalg.norm(step) < 1e-10 * max(r, 1.0):
-            break
-    res = np.linalg.norm(xy - c, axis=1) - r
-    inl = w > 0
-    return c, r, float(np.sqrt(np.mean(res[inl] ** 2))) if np.any(inl) else 0.0, inl
 
 
 def hole(points, *, center_guess=None, diameter_guess: float | None = None,
@@ -474,7 +438,7 @@ def hole(points, *, center_guess=None, diameter_guess: float | None = None,
     rng = np.random.default_rng(seed)
     c0, n0, inl = _robust_plane(cloud.points, rng)
     face = cloud.points[inl]
-    e1, e2 = _basis(n0)
+    e1, e2 = plane_basis(n0)
     uv = (face - c0) @ np.c_[e1, e2]
     lo, hi = uv.min(axis=0), uv.max(axis=0)
     area = float(np.prod(np.maximum(hi - lo, 1e-9)))
@@ -505,7 +469,8 @@ def hole(points, *, center_guess=None, diameter_guess: float | None = None,
     rim = cand[order[first]]
     if rim.size < 8:
         raise VisionInputError(f"only {rim.size} rim samples: is there a hole?")
-    cxy, r, rms, ok = fit_circle_robust(uv[rim])
+    fit = fit_circle(uv[rim], seed=seed)  # LMedS start, Tukey IRLS, geometric distance
+    cxy, r, rms, ok = np.array([fit.cx, fit.cy]), fit.r, fit.rms, fit.inliers
     if method == "empty_circle":
         near = cand[np.abs(np.linalg.norm(uv[cand] - cxy, axis=1) - r) <= band]
         cxy, r = _largest_empty_circle(uv[near], cxy, r)

@@ -41,6 +41,7 @@ content, so inspecting many parts of one type pays the preparation once.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -49,7 +50,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from dg_vision.errors import VisionInputError
-from dg_vision.inspect3d._common import MeshArrays, as_mesh, as_points, voxel_downsample
+from dg_vision.inspect3d._common import (
+    MeshArrays,
+    as_mesh,
+    as_points,
+    check_watertight,
+    plane_basis,
+    voxel_downsample,
+)
 
 #: Fewest finite scan points registration accepts.
 MIN_POINTS = 30
@@ -63,6 +71,14 @@ class Registration:
     (finite) scan points within ``inlier_mm`` of the CAD surface after alignment and
     ``rmse_mm`` their RMS point-to-plane distance; ``global_transform`` is the start of the
     fine stage (the global estimate, or the given initial guess).
+
+    ``constraint`` says how well the scan pins the pose: the smallest eigenvalue of the last
+    step's weighted 6x6 point-to-plane normal matrix, normalised (rotation columns divided
+    by the points' RMS distance from their centroid, the matrix by the sum of the weights),
+    so 0..1 and unit-free. Near 0 a motion exists that leaves every residual unchanged
+    (a flat patch slides in its plane; a cylinder turns about its axis): the pose along it
+    is not measured. A full scan of a box-like part gives about 0.05..0.2; a recipe can put
+    a lower tolerance on it.
     """
 
     transform: np.ndarray
@@ -75,6 +91,7 @@ class Registration:
     inlier_mm: float = 0.0
     converged: bool = True
     candidates: int = 0
+    constraint: float = float("nan")
 
     def apply(self, points) -> np.ndarray:
         """Scan points (N, 3) expressed in the CAD frame."""
@@ -123,9 +140,15 @@ def rotation_angle_deg(r: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- CAD model
 
 
-@dataclass
+@dataclass(eq=False)
 class CadTarget:
-    """A CAD mesh prepared for registration (see :func:`prepare_cad`)."""
+    """A CAD mesh prepared once for registration and deviation (see :func:`prepare_cad`).
+
+    Everything derived from the mesh is built once, lazily where it is not always needed,
+    and shared by the threads using the target: the surface samples and their k-d tree, the
+    Open3D ray-casting scene (:meth:`scene`), the watertightness check
+    (:meth:`check_watertight`), the view moments and the FPFH features.
+    """
 
     mesh: MeshArrays
     points: np.ndarray
@@ -135,7 +158,50 @@ class CadTarget:
     centroid: np.ndarray
     moments: np.ndarray  # area-weighted covariance of the surface (3x3)
     diagonal_mm: float
-    _features: dict = field(default_factory=dict)
+    _features: dict = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def _lazy(self, key, build):
+        with self._lock:
+            if key not in self._features:
+                self._features[key] = build()
+            return self._features[key]
+
+    def scene(self):
+        """Open3D ``RaycastingScene`` of the mesh and its offset (built once).
+
+        The vertices are shifted by the offset (the bounding box's centre) before the
+        float32 conversion Open3D needs (keeps ~1e-5 mm resolution far from the origin):
+        subtract it from ray origins and query points.
+        """
+        def build():
+            import open3d as o3d
+
+            lo, hi = self.mesh.vertices.min(axis=0), self.mesh.vertices.max(axis=0)
+            center = 0.5 * (lo + hi)
+            scene = o3d.t.geometry.RaycastingScene()
+            scene.add_triangles(
+                o3d.core.Tensor((self.mesh.vertices - center).astype(np.float32)),
+                o3d.core.Tensor(self.mesh.triangles.astype(np.uint32)))
+            return scene, center
+
+        return self._lazy("scene", build)
+
+    def check_watertight(self) -> None:
+        """Raise :class:`VisionInputError` unless the mesh is closed and consistently oriented.
+
+        Checked once; signed distance (inside/outside) needs it.
+        """
+        def build():
+            try:
+                check_watertight(self.mesh)
+            except VisionInputError as exc:
+                return exc
+            return None
+
+        err = self._lazy("watertight", build)
+        if err is not None:
+            raise VisionInputError(str(err))
 
     def views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Moments of the CAD surface as seen from 256 directions (cached).
@@ -144,18 +210,16 @@ class CadTarget:
         (V, 3), the visible points' centroids (V, 3), covariance eigenvalues (V, 3,
         ascending) and eigenvectors (V, 3, 3, columns).
         """
-        if "views" not in self._features:
-            self._features["views"] = _view_moments(self.mesh)
-        return self._features["views"]
+        return self._lazy("views", lambda: _view_moments(self))
 
     def features(self, voxel: float) -> tuple[np.ndarray, np.ndarray]:
         """Voxel-downsampled CAD points and their FPFH features (cached per voxel size)."""
-        key = round(float(voxel), 9)
-        if key not in self._features:
+        def build():
             pts = voxel_downsample(self.points, voxel)
             _, idx = self.tree.query(pts)
-            self._features[key] = (pts, _fpfh(pts, voxel, self.normals[idx]))
-        return self._features[key]
+            return pts, _fpfh(pts, voxel, self.normals[idx])
+
+        return self._lazy(round(float(voxel), 9), build)
 
 
 _CACHE: OrderedDict[tuple, CadTarget] = OrderedDict()
@@ -208,9 +272,13 @@ def prepare_cad(cad_mesh, *, spacing_mm: float | None = None, seed: int = 0) -> 
 # ----------------------------------------------------------------------------- ICP core
 
 
-def _gn_update(p: np.ndarray, q: np.ndarray, nrm: np.ndarray,
-               floor_mm: float) -> np.ndarray | None:
-    """One Tukey-weighted Gauss-Newton point-to-plane step: the 4x4 increment."""
+def _gn_update(p: np.ndarray, q: np.ndarray, nrm: np.ndarray, floor_mm: float,
+               constraint: list[float] | None = None) -> np.ndarray | None:
+    """One Tukey-weighted Gauss-Newton point-to-plane step: the 4x4 increment.
+
+    With a ``constraint`` list, the normalised smallest eigenvalue of the step's normal
+    matrix is appended to it (see :attr:`Registration.constraint`).
+    """
     r = np.einsum("ij,ij->i", p - q, nrm)
     scale = max(4.685 * 1.4826 * float(np.median(np.abs(r))), floor_mm)
     w = np.clip(1.0 - (r / scale) ** 2, 0.0, None) ** 2
@@ -221,6 +289,12 @@ def _gn_update(p: np.ndarray, q: np.ndarray, nrm: np.ndarray,
     jac[:, 3:] = nrm
     jw = jac * w[:, None]
     h = jw.T @ jac
+    if constraint is not None:
+        few = p[::max(1, p.shape[0] // 4096)] - c  # RMS radius: a strided sample will do
+        length = max(float(np.sqrt(np.mean(np.einsum("ij,ij->i", few, few)))), 1e-12)
+        d = np.array([1.0 / length] * 3 + [1.0] * 3)
+        hn = h * np.outer(d, d) / max(float(w.sum()), 1e-300)
+        constraint.append(max(float(np.linalg.eigvalsh(hn)[0]), 0.0))
     h += np.eye(6) * (1e-9 * np.trace(h) + 1e-12)
     try:
         x = -np.linalg.solve(h, jw.T @ r)
@@ -262,18 +336,19 @@ def _icp_stage(src: np.ndarray, tree: cKDTree, tpts: np.ndarray, tnrm: np.ndarra
 
 def _final_step(src: np.ndarray, tree: cKDTree, tpts: np.ndarray, tnrm: np.ndarray,
                 t: np.ndarray, gate: float, floor_mm: float,
-                inlier_mm: float) -> tuple[np.ndarray, float, float]:
-    """One step on every point, with fitness and RMSE.
+                inlier_mm: float) -> tuple[np.ndarray, float, float, float]:
+    """One step on every point, with fitness, RMSE and the constraint measure.
 
-    Both come from the same correspondences with the updated transform (the step is tiny
-    once the subsample stages have converged).
+    Fitness and RMSE come from the same correspondences with the updated transform (the
+    step is tiny once the subsample stages have converged).
     """
     p = _apply(t, src)
     d, idx = tree.query(p, distance_upper_bound=max(gate, 4.0 * inlier_mm), eps=_EPS)
     ok = np.flatnonzero(np.isfinite(d))
+    constraint: list[float] = []
     if ok.size >= 6:
         q, nrm = tpts[idx[ok]], tnrm[idx[ok]]
-        inc = _gn_update(p[ok], q, nrm, floor_mm)
+        inc = _gn_update(p[ok], q, nrm, floor_mm, constraint)
         if inc is not None:
             t = inc @ t
             r = np.abs(np.einsum("ij,ij->i", _apply(inc, p[ok]) - q, nrm))
@@ -282,8 +357,9 @@ def _final_step(src: np.ndarray, tree: cKDTree, tpts: np.ndarray, tnrm: np.ndarr
         inl = r <= inlier_mm
         n_in = int(np.count_nonzero(inl))
         if n_in:
-            return t, n_in / src.shape[0], float(np.sqrt(np.mean(r[inl] ** 2)))
-    return t, 0.0, float("inf")
+            return (t, n_in / src.shape[0], float(np.sqrt(np.mean(r[inl] ** 2))),
+                    constraint[0])
+    return t, 0.0, float("inf"), constraint[0] if constraint else 0.0
 
 
 def _fit_quality(src: np.ndarray, target: tuple[cKDTree, np.ndarray, np.ndarray],
@@ -313,8 +389,11 @@ _STAGES = ((1500, 1.0, 1.0 / 4.0, 40), (5000, 0.25, 1.0 / 16.0, 20))
 
 def _multiscale_icp(src: np.ndarray, tree: cKDTree, tpts: np.ndarray, tnrm: np.ndarray,
                     init: np.ndarray, gate_mm: float, floor_mm: float, seed: int,
-                    inlier_mm: float) -> tuple[np.ndarray, int, bool, float, float]:
-    """Subsample stages with narrowing gates, then one step on every point (+ fitness)."""
+                    inlier_mm: float) -> tuple[np.ndarray, int, bool, float, float, float]:
+    """Subsample stages with narrowing gates, then one step on every point.
+
+    Returns the transform, iterations, convergence, fitness, RMSE and constraint.
+    """
     order = np.random.default_rng(seed).permutation(src.shape[0])
     t = np.array(init, dtype=np.float64)
     total, converged = 0, False
@@ -325,9 +404,9 @@ def _multiscale_icp(src: np.ndarray, tree: cKDTree, tpts: np.ndarray, tnrm: np.n
         total += k
         if n >= src.shape[0]:
             break
-    t, fit, rmse = _final_step(src, tree, tpts, tnrm, t, gate_mm / 16.0, floor_mm,
-                               inlier_mm)
-    return t, total + 1, converged, fit, rmse
+    t, fit, rmse, constraint = _final_step(src, tree, tpts, tnrm, t, gate_mm / 16.0,
+                                           floor_mm, inlier_mm)
+    return t, total + 1, converged, fit, rmse, constraint
 
 
 def _check_transform(init) -> np.ndarray:
@@ -340,38 +419,81 @@ def _check_transform(init) -> np.ndarray:
     return t
 
 
-def icp_point_to_plane(source, target_points, target_normals, init=None, *,
+def _positive(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise VisionInputError(f"{name} must be a positive number, got {value!r}") from None
+    if not (math.isfinite(v) and v > 0.0):
+        raise VisionInputError(f"{name} must be a positive number, got {value!r}")
+    return v
+
+
+def _check_spread(points: np.ndarray, name: str) -> None:
+    """Raise unless the points span at least a plane (covariance rank >= 2).
+
+    Identical or collinear points leave rotations about their line unmeasured. A strided
+    sample is checked first (cheap); only when it looks degenerate are all points checked.
+    """
+    def eigen(p: np.ndarray) -> np.ndarray:
+        return np.linalg.eigvalsh(np.cov((p - p.mean(axis=0)).T))
+
+    def flat(ev: np.ndarray) -> bool:
+        return not ev[1] > 1e-12 * max(float(ev[2]), 1e-300) or ev[2] <= 0.0
+
+    step = max(1, points.shape[0] // 4096)
+    ev = eigen(points[::step])
+    if step > 1 and flat(ev):
+        ev = eigen(points)
+    if flat(ev):
+        raise VisionInputError(
+            f"{name} are degenerate (all identical or on one line: covariance eigenvalues "
+            f"{', '.join(f'{e:.3g}' for e in ev)} mm^2): they cannot fix a pose")
+
+
+def icp_point_to_plane(source, target_points, target_normals=None, init=None, *,
                        gate_mm: float | None = None, inlier_mm: float = 0.5,
-                       floor_mm: float = 0.01, seed: int = 0,
-                       tree: cKDTree | None = None) -> Registration:
+                       floor_mm: float = 0.01, seed: int = 0) -> Registration:
     """Multi-scale point-to-plane ICP of ``source`` (N, 3) onto target points with normals.
 
+    ``target_points`` (M, 3) with ``target_normals`` (M, 3), or a :class:`CadTarget` from
+    :func:`prepare_cad` (its samples, normals and k-d tree; ``target_normals`` then None).
     ``init`` (4x4, default identity) maps source into the target frame; ``gate_mm`` is the
     widest correspondence distance (default 10 % of the target's bounding-box diagonal),
     narrowed by 4 per stage; ``inlier_mm`` defines fitness/RMSE; ``floor_mm`` is the
     smallest robust (Tukey) scale, about the sensor noise or less.
     """
     cloud = as_points(source, name="source", min_points=MIN_POINTS)
-    tp = as_points(target_points, name="target_points", min_points=MIN_POINTS)
-    if tp.n_dropped:
-        raise VisionInputError(f"target_points has {tp.n_dropped} NaN/inf points")
-    tn = np.asarray(target_normals, dtype=np.float64)
-    if tn.shape != tp.points.shape or not np.all(np.isfinite(tn)):
-        raise VisionInputError(
-            f"target_normals must be finite with shape {tp.points.shape}, got {tn.shape}")
-    norms = np.linalg.norm(tn, axis=1, keepdims=True)
-    if np.any(norms < 1e-12):
-        raise VisionInputError("target_normals has zero-length normals")
-    tn = tn / norms
+    _check_spread(cloud.points, "source points")
+    inlier_mm = _positive("inlier_mm", inlier_mm)
+    floor_mm = _positive("floor_mm", floor_mm)
+    if isinstance(target_points, CadTarget):
+        if target_normals is not None:
+            raise VisionInputError("target_normals must be None with a CadTarget (it has "
+                                   "its own)")
+        tpts, tn, tree = target_points.points, target_points.normals, target_points.tree
+    else:
+        tp = as_points(target_points, name="target_points", min_points=MIN_POINTS)
+        if tp.n_dropped:
+            raise VisionInputError(f"target_points has {tp.n_dropped} NaN/inf points")
+        if target_normals is None:
+            raise VisionInputError("target_normals are needed with target points")
+        tn = np.asarray(target_normals, dtype=np.float64)
+        if tn.shape != tp.points.shape or not np.all(np.isfinite(tn)):
+            raise VisionInputError(f"target_normals must be finite with shape "
+                                   f"{tp.points.shape}, got {tn.shape}")
+        norms = np.linalg.norm(tn, axis=1, keepdims=True)
+        if np.any(norms < 1e-12):
+            raise VisionInputError("target_normals has zero-length normals")
+        tpts, tn, tree = tp.points, tn / norms, cKDTree(tp.points)
     t0 = np.eye(4) if init is None else _check_transform(init)
-    if tree is None:
-        tree = cKDTree(tp.points)
     if gate_mm is None:
-        gate_mm = 0.1 * float(np.linalg.norm(np.ptp(tp.points, axis=0)))
-    t, iters, conv, fit, rmse = _multiscale_icp(cloud.points, tree, tp.points, tn, t0,
-                                                float(gate_mm), floor_mm, seed, inlier_mm)
+        gate_mm = 0.1 * float(np.linalg.norm(np.ptp(tpts, axis=0)))
+    gate_mm = _positive("gate_mm", gate_mm)
+    t, iters, conv, fit, rmse, cons = _multiscale_icp(cloud.points, tree, tpts, tn, t0,
+                                                      gate_mm, floor_mm, seed, inlier_mm)
     return Registration(t, fit, rmse, t0, iters, cloud.points.shape[0], cloud.n_dropped,
-                        inlier_mm, conv, 1)
+                        inlier_mm, conv, 1, cons)
 
 
 # ----------------------------------------------------------------------------- global stage
@@ -415,25 +537,20 @@ def _fibonacci_sphere(n: int) -> np.ndarray:
     return np.c_[rho * np.cos(phi), rho * np.sin(phi), z]
 
 
-def _view_moments(mesh: MeshArrays, n_views: int = 256, grid: int = 100
+def _view_moments(target: CadTarget, n_views: int = 256, grid: int = 100
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     import open3d as o3d
 
     dirs = _fibonacci_sphere(n_views)
+    mesh = target.mesh
     lo, hi = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
-    center = 0.5 * (lo + hi)
+    scene, center = target.scene()
     rad = 0.5 * float(np.linalg.norm(hi - lo))
     g = (np.arange(grid) + 0.5) / grid * 2.0 * rad - rad
     gu, gv = (a.ravel() for a in np.meshgrid(g, g, indexing="ij"))
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor((mesh.vertices - center).astype(np.float32)),
-                        o3d.core.Tensor(mesh.triangles.astype(np.uint32)))
     rays = np.empty((n_views, gu.size, 6), dtype=np.float32)
     for i, d in enumerate(dirs):
-        a = np.array([1.0, 0.0, 0.0]) if abs(d[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-        e1 = np.cross(d, a)
-        e1 /= np.linalg.norm(e1)
-        e2 = np.cross(d, e1)
+        e1, e2 = plane_basis(d)
         rays[i, :, :3] = 2.0 * rad * d + gu[:, None] * e1 + gv[:, None] * e2
         rays[i, :, 3:] = -d
     t_hit = scene.cast_rays(o3d.core.Tensor(rays))["t_hit"].numpy().astype(np.float64)
@@ -511,8 +628,8 @@ def _axis_rot(axis: int, angle: float) -> np.ndarray:
 
 
 def _ransac_candidates(scan_down: np.ndarray, target: CadTarget, voxel: float, seed: int,
-                       n_hypotheses: int, keep: int, sensor_origin: np.ndarray | None = None,
-                       mutual_only: bool | None = None) -> list[np.ndarray]:
+                       n_hypotheses: int, keep: int, sensor_origin: np.ndarray | None = None
+                       ) -> list[np.ndarray]:
     """Seeded RANSAC over FPFH correspondences: the ``keep`` best rigid hypotheses.
 
     Triplets pass an edge-length check (0.9) before a batched Kabsch fit; hypotheses are
@@ -526,8 +643,7 @@ def _ransac_candidates(scan_down: np.ndarray, target: CadTarget, voxel: float, s
     _, s2c = cKDTree(cad_f).query(scan_f)
     _, c2s = cKDTree(scan_f).query(cad_f)
     mutual = np.flatnonzero(c2s[s2c] == np.arange(scan_f.shape[0]))
-    use_mutual = mutual.size >= 30 if mutual_only is None else mutual_only
-    src_idx = mutual if use_mutual else np.arange(scan_f.shape[0])
+    src_idx = mutual if mutual.size >= 30 else np.arange(scan_f.shape[0])
     a, b = scan_down[src_idx], cad_pts[s2c[src_idx]]
     if a.shape[0] < 3:
         return []
@@ -614,6 +730,14 @@ def register_to_cad(scan_points, cad_mesh, *, seed: int = 0, voxel_mm: float | N
     propagated along the surface.
     """
     cloud = as_points(scan_points, name="scan_points", min_points=MIN_POINTS)
+    _check_spread(cloud.points, "scan points")
+    inlier_mm = _positive("inlier_mm", inlier_mm)
+    floor_mm = _positive("floor_mm", floor_mm)
+    if not 0.0 < float(accept_fitness) <= 1.0:
+        raise VisionInputError(f"accept_fitness must be in (0, 1], got {accept_fitness!r}")
+    if isinstance(n_hypotheses, bool) or not isinstance(n_hypotheses, int | np.integer) \
+            or n_hypotheses < 1:
+        raise VisionInputError(f"n_hypotheses must be an integer >= 1, got {n_hypotheses!r}")
     origin = None
     if sensor_origin is not None:
         origin = np.asarray(sensor_origin, dtype=np.float64).reshape(-1)
@@ -651,8 +775,8 @@ def register_to_cad(scan_points, cad_mesh, *, seed: int = 0, voxel_mm: float | N
         if t_global is None:
             raise VisionInputError("no registration candidate: the scan has too few points "
                                    "with usable features")
-    t, iters, conv, fit, rmse = _multiscale_icp(
+    t, iters, conv, fit, rmse, cons = _multiscale_icp(
         scan, *tgt, t_global, gate if init is not None else gate / 4.0, floor_mm, seed,
         inlier_mm)
     return Registration(t, fit, rmse, t_global, iters, scan.shape[0], cloud.n_dropped,
-                        inlier_mm, conv, n_cand)
+                        inlier_mm, conv, n_cand, cons)
