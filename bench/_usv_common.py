@@ -3,7 +3,8 @@
 A benchmark builds a hull model and an environment, writes a controller callback and calls
 :func:`run_lockstep`, which steps the plant at a fixed ``dt_s`` and records the truth::
 
-    from _usv_common import Environment, Report, run_lockstep
+    from _report import Report
+    from _usv_common import Environment, run_lockstep
     from dg_sim.usv.dynamics import WAMV, UsvState
     from dg_sim.usv.disturbances import vrx_stationkeeping2_wind
 
@@ -23,19 +24,15 @@ saturation inside). Everything is seeded by the callers' objects, so a run is
 deterministic: same inputs, same trace. A controller may return ``None`` to stop the run
 (e.g. mission finished); ``stop(t, state)`` is another way.
 
-Reports: :class:`Report` collects ``{"metric", "ours", "reference", "reference_source",
-"goal", "pass"}`` rows, prints a table and writes the DESIGN.md §5 JSON (``--json OUT``).
+Reports: :class:`_report.Report` (shared by every benchmark) collects the rows, prints a
+table and writes the DESIGN.md §5 JSON (``--json OUT``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -152,56 +149,3 @@ def noisy_observer(seed: int, position_sigma_m: float = 0.0, yaw_sigma_rad: floa
     return observe
 
 
-class Report:
-    """Rows of a benchmark result; prints a table and writes the DESIGN.md §5 JSON."""
-
-    def __init__(self, name: str) -> None:
-        """Start the clock of benchmark ``name``."""
-        self.name = name
-        self.rows: list[dict[str, Any]] = []
-        self._t0 = time.monotonic()
-
-    def add(self, metric: str, ours: float, goal: str, passed: bool,
-            reference: float | None = None, reference_source: str = "") -> None:
-        """Add one metric row (``ours`` must be a finite number or it fails)."""
-        ours_f = float(ours)
-        ok = bool(passed) and math.isfinite(ours_f)
-        self.rows.append({"metric": metric, "ours": ours_f if math.isfinite(ours_f) else None,
-                          "reference": None if reference is None else float(reference),
-                          "reference_source": reference_source, "goal": goal, "pass": ok})
-
-    @property
-    def passed(self) -> bool:
-        """True when there are rows and all passed."""
-        return bool(self.rows) and all(r["pass"] for r in self.rows)
-
-    def finish(self, json_path: str | Path | None, error: str | None = None) -> int:
-        """Print the table, write the JSON (if a path is given); return the exit code 0."""
-        result: dict[str, Any] = {"name": self.name, "pass": self.passed and error is None,
-                                  "seconds": round(time.monotonic() - self._t0, 3),
-                                  "results": self.rows}
-        if error is not None:
-            result["error"] = error
-        print(f"{self.name}: {'PASS' if result['pass'] else 'FAIL'} "
-              f"({result['seconds']:.1f} s)")
-        print(f"  {'metric':38s} {'ours':>12s} {'reference':>12s}  goal / source")
-        for r in self.rows:
-            ours = "nan" if r["ours"] is None else f"{r['ours']:.4g}"
-            ref = "-" if r["reference"] is None else f"{r['reference']:.4g}"
-            print(f"  {r['metric']:38s} {ours:>12s} {ref:>12s}  {r['goal']}"
-                  f"{' / ' + r['reference_source'] if r['reference_source'] else ''}"
-                  f"{'' if r['pass'] else '  <- FAIL'}")
-        if error:
-            print(f"  error: {error}")
-        if json_path is not None:
-            path = Path(json_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(result, indent=2) + "\n")
-        return 0
-
-
-def parse_args(description: str) -> argparse.Namespace:
-    """The common command line: ``--json OUT``."""
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--json", default=None, help="write the result JSON here")
-    return ap.parse_args()

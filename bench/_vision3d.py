@@ -1,7 +1,7 @@
 """Shared pieces of the 3D-inspection benchmarks.
 
-Used by vision_icp and vision_global_registration: synthetic scans of the CAD part, poses,
-pose errors, and the report table/JSON.
+Used by vision_icp and vision_global_registration: synthetic scans of the CAD part, poses
+and pose errors (the report table/JSON: :mod:`_report`).
 
 Scans: ``full_scan`` samples the CAD surface area-uniformly (every face seen, as a scanner
 on a turntable or a multi-view cell gives), ``view_scan`` ray-casts the mesh from one
@@ -12,14 +12,12 @@ the ray). Everything is seeded.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from dg_vision.inspect3d._common import as_mesh
+from dg_vision.inspect3d._common import as_mesh, plane_basis
 from dg_vision.inspect3d.registration import rotation_angle_deg
 
 
@@ -41,10 +39,7 @@ def view_scan(mesh, direction: np.ndarray, pitch_mm: float, sigma_mm: float,
     m = as_mesh(mesh)
     d = np.asarray(direction, dtype=float)
     d /= np.linalg.norm(d)
-    a = np.array([1.0, 0.0, 0.0]) if abs(d[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    e1 = np.cross(d, a)
-    e1 /= np.linalg.norm(e1)
-    e2 = np.cross(d, e1)
+    e1, e2 = plane_basis(d)
     c = m.vertices.mean(axis=0)
     rad = float(np.max(np.linalg.norm(m.vertices - c, axis=1)))
     g = np.arange(-rad, rad, pitch_mm) + rng.uniform(0.0, pitch_mm)
@@ -95,27 +90,3 @@ def pose_error(estimate: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(rotation error in degrees, translation error in mm) of a scan->CAD estimate."""
     return (rotation_angle_deg(estimate[:3, :3] @ truth[:3, :3].T),
             float(np.linalg.norm(estimate[:3, 3] - truth[:3, 3])))
-
-
-def _plain(obj):
-    """Convert numpy scalars/arrays to plain JSON values."""
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def report(name: str, results: list[dict], extra: dict, seconds: float, out: Path) -> bool:
-    """Print the metric table and write the benchmark JSON; returns overall pass."""
-    passed = all(r["pass"] for r in results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"name": name, "pass": bool(passed), "seconds": seconds,
-                               "results": results, **extra}, indent=2, default=_plain)
-                   + "\n")
-    for r in results:
-        ref = "-" if r["reference"] is None else f"{r['reference']:.4g}"
-        print(f"{r['metric']:<38} ours {r['ours']:>10.4g}  ref {ref:>9}  goal "
-              f"{r['goal']:<16} {'PASS' if r['pass'] else 'FAIL'}")
-    print(f"\n{name}: {'PASS' if passed else 'FAIL'}  ({seconds:.1f} s; {out})")
-    return passed

@@ -53,7 +53,7 @@ from shapely.geometry import LineString, Point
 from shapely.prepared import prep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _usv_common import Report  # noqa: E402
+from _report import Report  # noqa: E402
 
 from dg_autonomy.failsafe.monitor import (  # noqa: E402
     FailsafeAction,

@@ -45,11 +45,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Report, parse_args  # noqa: E402
 from _usv_common import (  # noqa: E402
     Environment,
-    Report,
     noisy_observer,
-    parse_args,
     run_lockstep,
 )
 from usv_station_keeping import vrx_pose_error  # noqa: E402

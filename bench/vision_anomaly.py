@@ -38,7 +38,6 @@ Run: ``python bench/vision_anomaly.py --json bench/results/vision_anomaly.json``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -47,7 +46,10 @@ import cv2
 import numpy as np
 import skimage.data
 
-from dg_vision.anomaly.patchcore import DEFAULT_STAGES, fit_patchcore
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Report  # noqa: E402
+
+from dg_vision.anomaly.patchcore import DEFAULT_STAGES, fit_patchcore  # noqa: E402
 
 NAME = "vision_anomaly"
 TEXTURES = ("brick", "grass", "gravel")
@@ -239,7 +241,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--textures", nargs="+", default=list(TEXTURES))
     parser.add_argument("--stages", type=int, nargs="+", default=list(DEFAULT_STAGES))
     args = parser.parse_args(argv)
-    t_start = time.perf_counter()
+    report = Report(NAME)
+    try:
+        _run(report, args)
+    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
+        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
+    return report.finish(args.json)
+
+
+def _run(report: Report, args: argparse.Namespace) -> None:
+    """Fit and score every texture, print the per-texture table, fill the report."""
     rows = [run_texture(t, args.seed + k, args.coreset, args.image_size, tuple(args.stages))
             for k, t in enumerate(args.textures)]
     img_mean = float(np.mean([r["image_auroc"] for r in rows]))
@@ -262,13 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     results.append({"metric": "pixel_auroc_mean", "ours": pix_mean, "reference": None,
                     "reference_source": "goal from issue 4", "goal": f">= {GOAL_PIXEL_AUROC}",
                     "pass": pix_mean >= GOAL_PIXEL_AUROC})
-    passed = all(r["pass"] for r in results)
-    out = {"name": NAME, "pass": passed, "seconds": time.perf_counter() - t_start,
-           "results": results, "textures": rows,
-           "settings": {"seed": args.seed, "coreset_ratio": args.coreset,
-                        "image_size": args.image_size}}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    report.extend(results)
+    report.extra.update({"textures": rows,
+                         "settings": {"seed": args.seed, "coreset_ratio": args.coreset,
+                                      "image_size": args.image_size}})
     print(f"{'texture':<8} {'img AUROC':>9} {'pix AUROC':>9} {'scratch':>7} {'spot':>6} "
           f"{'blob':>6} {'FRR':>5} {'miss':>5} {'bank':>6} {'fit s':>6} {'ms/img':>6}")
     for r in rows:
@@ -278,12 +286,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['false_reject_rate']:>5.2f} {r['miss_rate']:>5.2f} {r['bank_size']:>6} "
               f"{r['fit_s']:>6.1f} {r['score_ms_mean']:>6.1f}")
     print()
-    for r in results:
-        rf = "-" if r["reference"] is None else f"{r['reference']:.3f}"
-        print(f"{r['metric']:<22} ours {r['ours']:>7.4f}  ref {rf:>6}  goal {r['goal']:<8} "
-              f"{'PASS' if r['pass'] else 'FAIL'}")
-    print(f"\n{NAME}: {'PASS' if passed else 'FAIL'}  ({out['seconds']:.1f} s)")
-    return 0 if passed else 1
 
 
 if __name__ == "__main__":

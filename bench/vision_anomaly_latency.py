@@ -25,7 +25,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "2")  # before NumPy loads its BLAS
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -35,6 +34,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vision_anomaly  # noqa: E402
+from _report import Report  # noqa: E402
 
 from dg_vision.anomaly.patchcore import PatchCoreModel, fit_patchcore  # noqa: E402
 
@@ -66,7 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coreset", type=float, default=0.1)
     parser.add_argument("--texture", default="brick")
     args = parser.parse_args(argv)
-    t_start = time.perf_counter()
+    report = Report(NAME)
+    try:
+        _run(report, args)
+    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
+        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
+    return report.finish(args.json)
+
+
+def _run(report: Report, args: argparse.Namespace) -> None:
+    """Fit, time the scoring, fill the report."""
     data = vision_anomaly.make_dataset(args.texture, 0)
     fitted = fit_patchcore(data["train"], image_size=256, coreset_ratio=args.coreset, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,25 +106,17 @@ def main(argv: list[str] | None = None) -> int:
          "reference_source": "process CPU time (2 threads: up to 2x wall)",
          "goal": "informational", "pass": True},
     ]
-    passed = all(r["pass"] for r in results)
-    out = {"name": NAME, "pass": passed, "seconds": time.perf_counter() - t_start,
-           "results": results, "stage_median_ms": stage_med,
-           "settings": {"image_size": 256, "threads": 2, "coreset_ratio": args.coreset,
-                        "bank_size": int(model.memory_bank.shape[0]),
-                        "feature_dim": int(model.memory_bank.shape[1]),
-                        "images": len(images), "texture": args.texture,
-                        "load_average_1min": load, "cpu_count": os.cpu_count()}}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+    report.extend(results)
+    report.extra.update({
+        "stage_median_ms": stage_med,
+        "settings": {"image_size": 256, "threads": 2, "coreset_ratio": args.coreset,
+                     "bank_size": int(model.memory_bank.shape[0]),
+                     "feature_dim": int(model.memory_bank.shape[1]),
+                     "images": len(images), "texture": args.texture,
+                     "load_average_1min": load, "cpu_count": os.cpu_count()}})
     print(f"memory bank {model.memory_bank.shape[0]} x {model.memory_bank.shape[1]}, "
           f"{len(images)} images, load average {load:.1f} on {os.cpu_count()} cores")
     print("stage medians: " + ", ".join(f"{k} {v:.2f}" for k, v in stage_med.items()))
-    for r in results:
-        rf = "-" if r["reference"] is None else f"{r['reference']:.0f}"
-        print(f"{r['metric']:<18} ours {r['ours']:>7.2f}  ref {rf:>4}  goal {r['goal']:<14} "
-              f"{'PASS' if r['pass'] else 'FAIL'}")
-    print(f"\n{NAME}: {'PASS' if passed else 'FAIL'}  ({out['seconds']:.1f} s)")
-    return 0 if passed else 1
 
 
 if __name__ == "__main__":

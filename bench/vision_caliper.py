@@ -25,7 +25,6 @@ Run: ``python bench/vision_caliper.py --json bench/results/vision_caliper.json``
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -34,7 +33,10 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 
-from dg_vision.metrology.caliper import measure_edges, measure_pairs
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Report  # noqa: E402
+
+from dg_vision.metrology.caliper import measure_edges, measure_pairs  # noqa: E402
 
 NAME = "vision_caliper"
 SIZE = 64
@@ -116,7 +118,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
     args = parser.parse_args()
-    t_start = time.perf_counter()
+    report = Report(NAME)
+    try:
+        _run(report, args)
+    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
+        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
+    return report.finish(args.json)
+
+
+def _run(report: Report, args: argparse.Namespace) -> None:
+    """Run the trials, print the per-case table, fill the report."""
     rows = []
     all_err: list[float] = []
     all_w: list[float] = []
@@ -159,26 +170,17 @@ def main() -> int:
         {"metric": "time per caliper p50 [ms]", "ours": 1e3 * float(np.median(times)),
          "goal": "report", "reference": None, "pass": True},
     ]
-    passed = all(r["pass"] for r in results)
-    out = {"name": NAME, "pass": passed, "seconds": time.perf_counter() - t_start,
-           "results": results, "per_psf": rows,
+    report.extend(results)
+    report.extra.update({"per_psf": rows,
            "setup": {"image_px": SIZE, "contrast": HI - LO, "noise_sigma": NOISE,
                      "caliper_width_px": 5.0, "sigma_px": 1.0, "edges_per_psf": N_EDGES,
-                     "bars_per_psf": N_BARS}}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+                     "bars_per_psf": N_BARS}})
     print(f"{'psf':>5} {'edges':>6} {'rms px':>8} {'max px':>8} {'bias px':>8} "
           f"{'w rms':>8} {'w max':>8}")
     for r in rows:
         print(f"{r['psf_sigma_px']:>5.1f} {r['edges']:>6} {r['rms_px']:>8.4f} {r['max_px']:>8.4f} "
               f"{r['mean_px']:>8.4f} {r['width_rms_px']:>8.4f} {r['width_max_px']:>8.4f}")
     print()
-    for r in results:
-        ref = "-" if r["reference"] is None else f"{r['reference']:.3g}"
-        print(f"{r['metric']:<40} ours {r['ours']:>9.4g}  ref {ref:>6}  goal {r['goal']:<10} "
-              f"{'ok' if r['pass'] else 'FAIL'}")
-    print(f"\n{NAME}: {'PASS' if passed else 'FAIL'}  ({out['seconds']:.1f} s)")
-    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _vision3d import full_scan, move, pose_error, random_pose, report, view_scan  # noqa: E402
+from _report import Report  # noqa: E402
+from _vision3d import full_scan, move, pose_error, random_pose, view_scan  # noqa: E402
 
 from dg_vision.inspect3d import registration as reg_mod  # noqa: E402
 from dg_vision.inspect3d._common import voxel_downsample  # noqa: E402
@@ -110,11 +110,20 @@ def open3d_ransac(scan: np.ndarray, mesh, voxel: float) -> tuple[np.ndarray, flo
 
 
 def main() -> int:
-    """Run all sets, print the table, write the JSON."""
+    """Run the benchmark; the JSON is written (and 0 returned) even when a goal fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
     args = parser.parse_args()
-    t_start = time.perf_counter()
+    report = Report(NAME)
+    try:
+        _run(report)
+    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
+        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
+    return report.finish(args.json)
+
+
+def _run(report: Report) -> None:
+    """Run all sets, print the summary, fill the report."""
     mesh = example_part()
     c0 = time.process_time()
     cad = reg_mod.prepare_cad(mesh)
@@ -215,10 +224,9 @@ def main() -> int:
     print(f"single views: {sum(r['success'] for r in views)}/{len(views)}; forced features: "
           f"{sum(r['success'] for r in forced)}/{len(forced)}; Open3D RANSAC identical "
           f"repeats: {sum(r['identical'] for r in o3d_rows)}/{len(o3d_rows)}\n")
-    report(NAME, results, {"full_scans": full, "single_views": views,
-                           "features_forced": forced, "open3d_ransac": o3d_rows},
-           time.perf_counter() - t_start, args.json)
-    return 0
+    report.extend(results)
+    report.extra.update({"full_scans": full, "single_views": views,
+                           "features_forced": forced, "open3d_ransac": o3d_rows})
 
 
 if __name__ == "__main__":

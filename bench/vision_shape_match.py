@@ -27,7 +27,6 @@ Run: ``python bench/vision_shape_match.py --json bench/results/vision_shape_matc
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -36,7 +35,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dg_vision.metrology.matching import ShapeModel
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Report  # noqa: E402
+
+from dg_vision.metrology.matching import ShapeModel  # noqa: E402
 
 NAME = "vision_shape_match"
 W, H = 640, 480
@@ -180,7 +182,16 @@ def main() -> int:
     parser.add_argument("--scenes", type=int, default=N_SCENES)
     parser.add_argument("--hard", type=int, default=N_HARD)
     args = parser.parse_args()
-    t_start = time.perf_counter()
+    report = Report(NAME)
+    try:
+        _run(report, args)
+    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
+        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
+    return report.finish(args.json)
+
+
+def _run(report: Report, args: argparse.Namespace) -> None:
+    """Run the trials, print the per-case table, fill the report."""
     cv2.setNumThreads(1)
     teach_img = render(CENTER[0], CENTER[1], 0.0, 1.0, np.random.default_rng(0), clutter=False)
     t0 = time.perf_counter()
@@ -272,20 +283,11 @@ def main() -> int:
          "ours": float(np.sqrt(np.mean([r["dang"] ** 2 for r in hard_ok]))) if hard_ok
          else math.nan, "goal": "report", "reference": None, "pass": True},
     ]
-    passed = all(r["pass"] for r in results)
-    out = {"name": NAME, "pass": passed, "seconds": time.perf_counter() - t_start,
-           "results": results, "scenes": rows, "hard_scenes": hard,
+    report.extend(results)
+    report.extra.update({"scenes": rows, "hard_scenes": hard,
            "setup": {"image": [W, H], "noise_sigma": NOISE, "scale_range": SCALE_RANGE,
-                     "model_points_per_level": model.info["points"], "roi": ROI}}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
+                     "model_points_per_level": model.info["points"], "roi": ROI}})
     print(f"model: {len(model.levels)} levels, points {model.info['points']}")
-    for r in results:
-        ref = "-" if r["reference"] is None else f"{r['reference']:.3g}"
-        print(f"{r['metric']:<34} ours {r['ours']:>9.4g}  ref {ref:>4}  goal {r['goal']:<8} "
-              f"{'ok' if r['pass'] else 'FAIL'}")
-    print(f"\n{NAME}: {'PASS' if passed else 'FAIL'}  ({out['seconds']:.1f} s)")
-    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -33,11 +33,16 @@ def run_one(script: Path, results_dir: Path) -> dict[str, Any]:
     out.unlink(missing_ok=True)
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, str(script), "--json", str(out)], check=False)
-    if proc.returncode == 0 and out.exists():
-        return json.loads(out.read_text())
-    result = {"name": script.stem, "pass": False, "seconds": time.monotonic() - t0,
-              "results": [], "error": f"exit code {proc.returncode}, "
-                                     f"{'no' if not out.exists() else 'a'} JSON result"}
+    if out.exists():
+        result = json.loads(out.read_text())
+        if proc.returncode == 0:
+            return result
+        # A crash after the JSON was written: keep what it measured, mark it failed.
+        result.update({"pass": False, "error": result.get("error")
+                       or f"exit code {proc.returncode}"})
+    else:
+        result = {"name": script.stem, "pass": False, "seconds": time.monotonic() - t0,
+                  "results": [], "error": f"exit code {proc.returncode}, no JSON result"}
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
