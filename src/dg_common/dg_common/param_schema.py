@@ -20,7 +20,8 @@ class ParamSpec:
 
     ``default=None`` makes the parameter required: it must come from a params file or
     a launch override. ``min``/``max`` bound numbers (and every element of a numeric
-    array); ``min_len``/``max_len`` bound arrays; ``choices`` lists allowed values.
+    array); ``min_len``/``max_len`` bound arrays; ``choices`` lists allowed values (of every
+    element, for an array).
     """
 
     name: str
@@ -84,6 +85,11 @@ def validate(spec: ParamSpec, value: Any) -> Any:
             raise ParameterError(f"{where} must be a list of {spec.kind[:-2]}, got {value!r}")
         items = [_check_scalar(spec, spec.kind[:-2], v, f"{where}[{i}]")
                  for i, v in enumerate(value)]
+        if spec.choices is not None:
+            bad = [v for v in items if v not in spec.choices]
+            if bad:
+                raise ParameterError(f"{where}: {bad!r} not allowed; each element must be "
+                                     f"one of {list(spec.choices)}")
         n = len(items)
         if spec.min_len is not None and n < spec.min_len:
             raise ParameterError(f"{where} needs at least {spec.min_len} elements, got {n}")
@@ -92,6 +98,17 @@ def validate(spec: ParamSpec, value: Any) -> Any:
         value = items
     else:
         value = _check_scalar(spec, spec.kind, value, where)
-    if spec.choices is not None and value not in spec.choices:
-        raise ParameterError(f"{where} = {value!r} is not one of {list(spec.choices)}")
+        if spec.choices is not None and value not in spec.choices:
+            raise ParameterError(f"{where} = {value!r} is not one of {list(spec.choices)}")
     return value
+
+
+def read_only_param(name: str, kind: str, description: str, default: Any,
+                    lo: float | None = None, hi: float | None = None, **kw: Any) -> ParamSpec:
+    """A read-only (set at start) :class:`ParamSpec`, range ``[lo, hi]``, in one line.
+
+    The short form of a node's schema entries; ``kw`` are further ParamSpec fields
+    (``choices``, ``min_len``, ...).
+    """
+    return ParamSpec(name, kind, description, default=default, min=lo, max=hi,
+                     read_only=True, **kw)

@@ -26,6 +26,14 @@ STATE_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST, depth=1,
     reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
+#: What ros_gz_bridge's publishers offer: ``rclcpp::QoS(rclcpp::KeepLast(10))``, i.e.
+#: reliable, volatile, keep last 10 (ros_gz_bridge/src/factory.hpp, kDefaultPublisherQueue).
+#: The embedded simulators publish what the bridge would (sensors, odometry, tf, /clock) with
+#: it, so subscribers see the same QoS in every world.
+BRIDGE_PUB_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=10,
+    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+
 #: Subscriptions to commands.
 COMMAND_SUB_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST, depth=1,

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from dg_common.geometry import quaternion_from_yaw, wrap_angle, yaw_from_quaternion
-from dg_common.param_schema import ParameterError, ParamSpec, validate
+from dg_common.param_schema import ParameterError, ParamSpec, read_only_param, validate
 from dg_common.validation import (
     InvalidInput,
     require_finite,
@@ -48,6 +48,30 @@ def test_param_spec_arrays_and_required():
         ParamSpec("bad", "float", "bad default", default=1.0, max=0.5)
     with pytest.raises(TypeError, match="unknown kind"):
         ParamSpec("bad", "double", "wrong kind")
+
+
+def test_param_spec_array_choices_apply_to_every_element():
+    topics = ParamSpec("wait_for", "str[]", "topics", default=["a"], choices=("a", "b", "c"))
+    assert validate(topics, ["c", "a"]) == ["c", "a"]
+    assert validate(topics, []) == []
+    with pytest.raises(ParameterError, match=r"wait_for'.*\['x'\] not allowed.*one of"):
+        validate(topics, ["a", "x"])
+    with pytest.raises(ParameterError, match="not allowed"):
+        ParamSpec("bad", "int[]", "bad default", default=[1, 4], choices=(1, 2))
+    spec = read_only_param("rate_hz", "float", "rate", 2.0, 0.0, 10.0)
+    assert (spec.read_only, spec.min, spec.max, spec.default) == (True, 0.0, 10.0, 2.0)
+    assert read_only_param("m", "str", "mode", "a", choices=("a",)).choices == ("a",)
+
+
+def test_bridge_publisher_qos_is_what_ros_gz_bridge_offers():
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
+
+    from dg_common.qos import BRIDGE_PUB_QOS
+
+    q = BRIDGE_PUB_QOS
+    assert (q.history, q.depth) == (HistoryPolicy.KEEP_LAST, 10)
+    assert q.reliability == ReliabilityPolicy.RELIABLE
+    assert q.durability == DurabilityPolicy.VOLATILE
 
 
 def test_validation_helpers():

@@ -44,7 +44,8 @@ from dg_common.diagnostics import OK
 from dg_common.geodesy import Datum, GeodesyError
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError
+from dg_common.param_schema import read_only_param as _p
 from dg_common.sim_time import s_to_stamp, stamp_to_s
 from dg_common.validation import (
     InvalidInput,
@@ -56,11 +57,6 @@ from dg_common.validation import (
 from dg_interfaces.msg import Target, TargetArray
 
 _F = "float"
-
-
-def _p(name: str, kind: str, description: str, default: Any, lo: float | None = None,
-       hi: float | None = None) -> ParamSpec:
-    return ParamSpec(name, kind, description, default=default, min=lo, max=hi, read_only=True)
 
 
 SCHEMA = (

@@ -72,6 +72,7 @@ from dg_common.geometry import yaw_from_quaternion
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
 from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import read_only_param as _p
 from dg_common.qos import SENSOR_QOS, STATE_QOS, command_pub_qos
 from dg_common.sim_time import stamp_to_s
 from dg_common.validation import (
@@ -87,11 +88,6 @@ from dg_interfaces.msg import (
 )
 
 _F = "float"
-
-
-def _p(name: str, kind: str, description: str, default: Any, lo: float | None = None,
-       hi: float | None = None) -> ParamSpec:
-    return ParamSpec(name, kind, description, default=default, min=lo, max=hi, read_only=True)
 
 
 #: Hull (defaults: VRX WAM-V, as dg_sim.usv.dynamics.WAMV) and thruster layout.

@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 from geometry_msgs.msg import TransformStamped, Twist
 from nav_msgs.msg import Odometry
-from rclpy.qos import QoSProfile
 from rclpy.time import Time
 from sensor_msgs.msg import NavSatFix, NavSatStatus
 from tf2_msgs.msg import TFMessage
@@ -45,7 +44,7 @@ from dg_common.geometry import quaternion_from_yaw
 from dg_common.main import run_node
 from dg_common.node import DgNode
 from dg_common.param_schema import ParameterError, ParamSpec
-from dg_common.qos import COMMAND_SUB_QOS
+from dg_common.qos import BRIDGE_PUB_QOS, COMMAND_SUB_QOS
 from dg_common.validation import InvalidInput, require_finite
 from dg_common.watchdog import Watchdog
 from dg_sim.ground_vehicle.bridge_config import BridgeConfigError, load_ground_vehicle_topics
@@ -57,9 +56,6 @@ from dg_sim.ground_vehicle.kinematics import (
     OdometryNoise,
     Pose2D,
 )
-
-#: ros_gz_bridge's publisher QoS (KeepLast(publisher_queue=10), reliable, volatile).
-BRIDGE_PUB_QOS = QoSProfile(depth=10)
 
 SCHEMA = (
     ParamSpec("bridge_config", "str",

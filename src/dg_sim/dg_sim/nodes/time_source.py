@@ -15,19 +15,16 @@ import time
 from collections.abc import Callable
 
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from dg_common.diagnostics import OK, WARN
 from dg_common.node import DgNode
+from dg_common.qos import BRIDGE_PUB_QOS
 from dg_common.sim_time import s_to_stamp
 from dg_sim.clock import ClockSchedule, ClockStatus, RtfMeter, run_clock
 
-#: What ros_gz_bridge offers on /clock: ``rclcpp::QoS(rclcpp::KeepLast(10))``, i.e.
-#: reliable, volatile, keep last 10 (ros_gz_bridge/src/factory.hpp, kDefaultPublisherQueue).
-CLOCK_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST, depth=10,
-    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+#: What ros_gz_bridge offers on /clock, as on every topic it publishes.
+CLOCK_QOS = BRIDGE_PUB_QOS
 
 #: Wall seconds over which the achieved real-time factor is measured.
 RTF_WINDOW_S = 1.0

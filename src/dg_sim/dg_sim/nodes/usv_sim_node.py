@@ -55,7 +55,6 @@ import numpy as np
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile
 from rclpy.time import Time
 from sensor_msgs.msg import BatteryState, Imu, NavSatFix, NavSatStatus
 from std_msgs.msg import Float64, Header, String
@@ -66,7 +65,8 @@ from dg_common.geometry import quaternion_from_yaw, wrap_angle
 from dg_common.main import run_node
 from dg_common.node import DgNode
 from dg_common.param_schema import ParameterError, ParamSpec
-from dg_common.qos import COMMAND_SUB_QOS
+from dg_common.param_schema import read_only_param as _p
+from dg_common.qos import BRIDGE_PUB_QOS, COMMAND_SUB_QOS
 from dg_common.validation import InvalidInput, require_finite
 from dg_common.watchdog import Watchdog
 from dg_interfaces.msg import Target, TargetArray, WaterSample
@@ -86,16 +86,9 @@ from dg_sim.usv.traffic import (
 )
 from dg_sim.usv.water_quality import WaterQualityConfig, WaterQualityField, WaterQualitySensor
 
-#: ros_gz_bridge's publisher QoS (KeepLast(10), reliable, volatile).
-BRIDGE_PUB_QOS = QoSProfile(depth=10)
 #: Variance reported for quantities the planar model knows exactly (roll, pitch) [rad^2].
 VARIANCE_FLOOR = 1e-9
 _F = "float"
-
-
-def _p(name: str, kind: str, desc: str, default: Any, lo: float | None = None,
-       hi: float | None = None, **kw: Any) -> ParamSpec:
-    return ParamSpec(name, kind, desc, default=default, min=lo, max=hi, read_only=True, **kw)
 
 
 SCHEMA = (
