@@ -21,9 +21,10 @@ DG Stack command line.
       `dg demo --list` shows the scenarios.
   dg bench [NAME ...]
       Run the benchmarks in bench/ and write bench/results/<name>.json.
-  dg vision {fit,score} ...
+  dg vision {fit,score,run} ...
       Anomaly detection from good parts only: `dg vision fit --good DIR --out MODEL`,
-      `dg vision score MODEL DIR --json OUT` (see `dg vision --help`).
+      `dg vision score MODEL DIR --json OUT`; an inspection recipe on images:
+      `dg vision run RECIPE IMAGES... --json OUT` (see `dg vision --help`).
 """
 
 
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     bp = sub.add_parser("bench", help="run benchmarks", description="Run bench/*.py.")
     bp.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     bp.add_argument("--bench-dir", type=Path, default=Path("bench"))
-    sub.add_parser("vision", help="anomaly detection: fit a model, score images",
+    sub.add_parser("vision", help="inspection without ROS: fit/score anomaly models, run recipes",
                    add_help=False)  # its own parser: dg_vision.cli
     return p
 

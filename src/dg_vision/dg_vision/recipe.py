@@ -11,7 +11,7 @@ A recipe chains the tools of :mod:`dg_vision.metrology` (2D), :mod:`dg_vision.an
   little off on the conveyor are measured at the right place, and positions are reported
   in the part's (reference) frame;
 * lengths come out in ``units.length`` (``px`` or ``mm``; mm need ``units.mm_per_px`` or
-  ``units.working_distance_mm`` with the camera's focal length from ``camera_info``);
+  ``units.working_distance_mm`` with the camera's focal length, e.g. from ``camera_info``);
   3D steps measure in mm (clouds are in mm in the core).
 
 :func:`load_recipe` validates everything once (a wrong field is a
@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import yaml
 
 from dg_vision.errors import VisionInputError
 from dg_vision.image import as_image, load_image, to_bgr, to_gray
+from dg_vision.overlay import blend_heatmap
 
 # --- public result types -----------------------------------------------------------------
 
@@ -112,12 +113,6 @@ class InspectionOutcome:
 
 # --- recipe structure ----------------------------------------------------------------------
 
-
-
-# Units of the quantities: "len" (px or mm per recipe), "area" (px^2 or mm^2), "mm" (3D),
-# "deg", "count", "score".
-
-
 class _FieldError(ValueError):
     """A field value is wrong; the caller adds which step and field.
 
@@ -137,7 +132,6 @@ class _CannotMeasure(Exception):
 class Step:
     """One validated recipe step."""
 
-    index: int
     name: str
     type: str
     params: dict[str, Any]
@@ -155,17 +149,22 @@ class Units:
     mm_per_px: float | None = None
     working_distance_mm: float | None = None
 
-    def scale(self, camera_info: Any) -> tuple[float | None, str]:
+    @property
+    def needs_focal_length(self) -> bool:
+        """True when the px -> mm scale comes from the camera's focal length."""
+        return self.length == "mm" and self.working_distance_mm is not None
+
+    def scale(self, focal_px: float | None) -> tuple[float | None, str]:
         """The factor from px to the length unit, or (None, why not)."""
         if self.length == "px":
             return 1.0, ""
         if self.mm_per_px is not None:
             return self.mm_per_px, ""
-        fx = _focal_px(camera_info)
-        if fx is None:
-            return None, ("no px->mm scale: units.working_distance_mm needs camera_info with "
-                          "a focal length (K)")
-        return float(self.working_distance_mm) / fx, ""
+        assert self.working_distance_mm is not None     # _parse_units guarantees one
+        if focal_px is None or not (math.isfinite(focal_px) and focal_px > 0):
+            return None, ("no px->mm scale: units.working_distance_mm needs the camera's "
+                          f"focal length (camera_info K), got {focal_px}")
+        return self.working_distance_mm / focal_px, ""
 
 
 # --- field parsers (raise _FieldError) -----------------------------------------------------
@@ -324,22 +323,25 @@ _GREEN, _RED, _YELLOW, _CYAN, _MAGENTA = (40, 200, 40), (40, 40, 230), (0, 220, 
     (255, 200, 0), (255, 0, 255)
 
 
+def _corners(x: float, y: float, w: float, h: float, m: np.ndarray) -> np.ndarray:
+    """The four corners (4, 2) of the box (x, y, w, h) mapped by the 3x3 transform ``m``."""
+    box = np.array([[x, y, 1.0], [x + w, y, 1.0], [x + w, y + h, 1.0], [x, y + h, 1.0]])
+    return (box @ m.T)[:, :2]
+
+
 class _Context:
     """What the steps of one run share: inputs, fixtures, drawings, detections."""
 
-    def __init__(self, recipe: Recipe, image: np.ndarray | None, points: np.ndarray | None,
-                 camera_info: Any) -> None:
-        self.recipe = recipe
+    def __init__(self, image: np.ndarray | None, points: np.ndarray | None) -> None:
         self.image = image
         self.gray = to_gray(image) if image is not None else None
         self.points = points
-        self.camera_info = camera_info
         self.fixtures: dict[str, np.ndarray | None] = {}
         self.draw: list[Callable[[np.ndarray], None]] = []
         self.detections: list[Detection] = []
         self.anomaly_score = math.nan
-        self.anomaly_map: np.ndarray | None = None
-        self.anomaly_threshold = math.nan
+        # per anomaly step: (map over its crop, crop -> image transform, threshold)
+        self.anomaly_maps: list[tuple[np.ndarray, np.ndarray, float]] = []
         self.codes: list[tuple[str, str, str]] = []
         self.part_id = ""
         self.surface_defects: list[Any] = []
@@ -386,7 +388,7 @@ class _Context:
             roi = (0.0, 0.0, float(w_img), float(h_img))
         x, y, w, h = roi
         m = self.frame @ np.array([[1.0, 0, x], [0, 1.0, y], [0, 0, 1.0]])
-        corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], float) @ m.T
+        corners = _corners(0, 0, w, h, m)
         if (corners[:, 0].max() <= 0 or corners[:, 1].max() <= 0
                 or corners[:, 0].min() >= w_img or corners[:, 1].min() >= h_img):
             raise _CannotMeasure(f"ROI {list(roi)} lies outside the {w_img}x{h_img} image")
@@ -411,8 +413,7 @@ class _Context:
 
     def draw_roi(self, roi_m: np.ndarray, w: float, h: float) -> None:
         """Queue the outline of a crop (transform ``roi_m``, size w x h)."""
-        c = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], float) @ roi_m.T
-        self.draw_poly(c[:, :2], _YELLOW)
+        self.draw_poly(_corners(0, 0, w, h, roi_m), _YELLOW)
 
     def draw_text(self, text: str, at: tuple[float, float], color: tuple[int, int, int]
                   ) -> None:
@@ -553,13 +554,14 @@ def _run_circle(ctx: _Context, step: Step) -> dict[str, float]:
     c = ctx.to_image(p["center"])[0]
     s = ctx.frame_scale()
     r = p["radius"] * s
-    ctx.draw_poly(_circle_pts(c, r + p["search"] * s), _YELLOW)
-    ctx.draw_poly(_circle_pts(c, max(r - p["search"] * s, 1.0)), _YELLOW)
-    kw: dict[str, Any] = {"search": p["search"] * s, "polarity": p["polarity"]}
-    if p.get("threshold") is not None:
+    search = None if p["search"] is None else p["search"] * s   # None: find_circle's default
+    for rr in ((r, ) if search is None else (r + search, max(r - search, 1.0))):
+        ctx.draw_poly(_circle_pts(c, rr), _YELLOW)
+    kw: dict[str, Any] = {"search": search, "polarity": p["polarity"]}
+    if p["threshold"] is not None:         # find_circle's default is a number, not None
         kw["threshold"] = p["threshold"]
     fit = fitting.find_circle(gray, (float(c[0]), float(c[1])), float(r), **kw)
-    if fit is None or not all(math.isfinite(v) for v in (fit.cx, fit.cy, fit.r)):
+    if not all(math.isfinite(v) for v in (fit.cx, fit.cy, fit.r)):
         raise _CannotMeasure("no circle found")
     ctx.draw_poly(_circle_pts((fit.cx, fit.cy), fit.r), _CYAN)
     ref = ctx.to_reference([fit.cx, fit.cy])[0]
@@ -581,18 +583,14 @@ def _run_blob_count(ctx: _Context, step: Step) -> dict[str, float]:
     crop, m = ctx.crop(p.get("roi"))
     h, w = crop.shape
     ctx.draw_roi(m, w, h)
-    kw: dict[str, Any] = {"polarity": p["polarity"], "min_area": p["min_area"],
-                          "max_area": p["max_area"], "exclude_border": p["exclude_border"]}
-    if p.get("threshold") is not None:
-        kw["threshold"] = p["threshold"]
-    found = blobs.find_blobs(crop, **kw)
+    found = blobs.find_blobs(crop, threshold=p["threshold"], polarity=p["polarity"],
+                             min_area=p["min_area"], max_area=p["max_area"],
+                             exclude_border=p["exclude_border"])
     ang = _angle_of(m)
     for b in found:
         bx, by, bw, bh = b.bbox
         centre = (np.array([bx + bw / 2, by + bh / 2, 1.0]) @ m.T)[:2]
-        corners = np.array([[bx, by, 1], [bx + bw, by, 1], [bx + bw, by + bh, 1],
-                            [bx, by + bh, 1]], float) @ m.T
-        ctx.draw_poly(corners[:, :2], _CYAN)
+        ctx.draw_poly(_corners(bx, by, bw, bh, m), _CYAN)
         ctx.detections.append(Detection(step.name, 1.0, float(centre[0]), float(centre[1]),
                                         float(bw), float(bh), ang, step.name))
     areas = [float(b.area) for b in found]
@@ -608,7 +606,7 @@ def _prepare_shape_match(step: Step, base: Path, cache: dict[Any, Any]) -> None:
     try:
         img = load_image(path)
     except VisionInputError as exc:
-        raise _FieldError(str(exc)) from None
+        raise _FieldError(str(exc), "model_image") from None
     h, w = img.shape[:2]
     roi = p.get("model_roi")
     if roi is not None and (roi[0] + roi[2] > w or roi[1] + roi[3] > h):
@@ -619,35 +617,31 @@ def _prepare_shape_match(step: Step, base: Path, cache: dict[Any, Any]) -> None:
         model = ShapeModel.teach(img, roi=iroi, angle_range=p["angle_range"],
                                  scale_range=p["scale_range"])
     except VisionInputError as exc:
-        raise _FieldError(f"cannot teach a shape model from {path}: {exc}") from None
-    x, y, rw, rh = iroi if iroi is not None else (0, 0, w, h)
+        raise _FieldError(f"cannot teach a shape model from {path}: {exc}",
+                          "model_image") from None
     step.state["model"] = model
-    # the matcher reports where the model ROI's centre (x + w/2, y + h/2) lands
-    step.state["ref"] = (x + rw / 2.0, y + rh / 2.0)
-    step.state["size"] = (float(rw), float(rh))
 
 
 def _run_shape_match(ctx: _Context, step: Step) -> dict[str, float]:
     gray = ctx.need_gray()
     p = step.params
-    kw: dict[str, Any] = {"min_score": p["min_score"], "max_matches": 1}
-    if p.get("search_roi") is not None:
-        kw["search_roi"] = tuple(int(round(v)) for v in p["search_roi"])
-        sx, sy, sw, sh = p["search_roi"]
-        ctx.draw_poly(np.array([[sx, sy], [sx + sw, sy], [sx + sw, sy + sh], [sx, sy + sh]]),
-                      _YELLOW)
-    matches = step.state["model"].find(gray, **kw)
+    search_roi = None
+    if p["search_roi"] is not None:
+        search_roi = tuple(int(round(v)) for v in p["search_roi"])
+        ctx.draw_poly(_corners(*p["search_roi"], np.eye(3)), _YELLOW)
+    model = step.state["model"]
+    matches = model.find(gray, min_score=p["min_score"], max_matches=1, search_roi=search_roi)
     ctx.fixtures[step.name] = None
     if not matches:
         raise _CannotMeasure(f"no match with score >= {p['min_score']}")
     best = max(matches, key=lambda q: q.score)
-    frame = fixture_transform(step.state["ref"], best.x, best.y, best.angle_deg, best.scale)
+    # the matcher reports where the model ROI's centre (model.ref) lands
+    frame = fixture_transform(model.ref, best.x, best.y, best.angle_deg, best.scale)
     ctx.fixtures[step.name] = frame
-    rw, rh = step.state["size"]
-    rx, ry = step.state["ref"]
-    box = np.array([[rx - rw / 2, ry - rh / 2, 1], [rx + rw / 2, ry - rh / 2, 1],
-                    [rx + rw / 2, ry + rh / 2, 1], [rx - rw / 2, ry + rh / 2, 1]]) @ frame.T
-    ctx.draw_poly(box[:, :2], _MAGENTA)
+    rw, rh = model.size
+    rx, ry = model.ref
+    box = _corners(rx - rw / 2, ry - rh / 2, rw, rh, frame)
+    ctx.draw_poly(box, _MAGENTA)
     axis = np.array([[best.x, best.y], (frame @ np.array([rx + rw / 4, ry, 1.0]))[:2]])
     ctx.draw_poly(axis, _MAGENTA, closed=False)
     ctx.draw_text(f"{step.name} {best.score:.2f} {best.angle_deg:.1f} deg",
@@ -671,10 +665,7 @@ def _run_code_read(ctx: _Context, step: Step) -> dict[str, float]:
     h, w = crop.shape
     if p.get("roi") is not None:
         ctx.draw_roi(m, w, h)
-    found = codes.read_codes(crop)
-    if p.get("formats"):
-        wanted = {_format_key(f) for f in p["formats"]}
-        found = [c for c in found if _format_key(_format_name(c.format)) in wanted]
+    found = codes.read_codes(crop, formats=p["formats"])
     out = {"count": float(len(found))}
     texts = []
     for c in found:
@@ -685,7 +676,7 @@ def _run_code_read(ctx: _Context, step: Step) -> dict[str, float]:
                       _CYAN)
         cx, cy = img_c[:, 0].mean(), img_c[:, 1].mean()
         bw, bh = float(np.ptp(corners[:, 0])), float(np.ptp(corners[:, 1]))
-        fmt = _format_name(c.format)
+        fmt = str(c.format)
         ctx.detections.append(Detection(f"code:{fmt}", 1.0, float(cx), float(cy), bw, bh,
                                         _angle_of(m), str(c.text)))
         ctx.codes.append((step.name, fmt, str(c.text)))
@@ -701,13 +692,14 @@ def _run_code_read(ctx: _Context, step: Step) -> dict[str, float]:
     return out
 
 
-def _format_name(fmt: Any) -> str:
-    """``DataMatrix`` for "DataMatrix" or zxing's ``BarcodeFormat.DataMatrix``."""
-    return str(getattr(fmt, "name", None) or fmt).split(".")[-1]
+def _code_formats(v: Any) -> tuple[Any, ...]:
+    """zxing-cpp formats of a name or list of names, checked at load."""
+    from dg_vision.metrology import codes
 
-
-def _format_key(name: str) -> str:
-    return name.lower().replace("_", "").replace("-", "").replace(" ", "")
+    try:
+        return codes.parse_formats(_str_list(v))
+    except VisionInputError as exc:
+        raise _FieldError(str(exc)) from None
 
 
 def _code_defaults(step: Step) -> dict[str, Tolerance]:
@@ -722,21 +714,21 @@ def _prepare_anomaly(step: Step, base: Path, cache: dict[Any, Any]) -> None:
 
     path = _resolve(base, step.params["model"])
     if not path.is_file():
-        raise _FieldError(f"anomaly model file {path} does not exist")
+        raise _FieldError(f"anomaly model file {path} does not exist", "model")
     key = ("anomaly", path.resolve())
     if key not in cache:           # several ROIs of one recipe often share one model
         try:
             cache[key] = PatchCoreModel.load(path)
         except VisionInputError as exc:
-            raise _FieldError(f"cannot use anomaly model {path}: {exc}") from None
+            raise _FieldError(f"cannot use anomaly model {path}: {exc}", "model") from None
     step.state["model"] = cache[key]
 
 
 def _anomaly_threshold(step: Step) -> float:
-    if step.params.get("threshold") is not None:
+    """The step's threshold, else its model's calibrated one."""
+    if step.params["threshold"] is not None:
         return float(step.params["threshold"])
-    return float(step.state["model"].threshold) if "model" in step.state \
-        and hasattr(step.state["model"], "threshold") else math.nan
+    return float(step.state["model"].threshold)
 
 
 def _run_anomaly(ctx: _Context, step: Step) -> dict[str, float]:
@@ -748,23 +740,14 @@ def _run_anomaly(ctx: _Context, step: Step) -> dict[str, float]:
     res = step.state["model"].score(crop)
     score = float(res.score)
     thr = _anomaly_threshold(step)
-    if not math.isfinite(thr):
-        thr = float(res.threshold)
     amap = np.asarray(res.anomaly_map, dtype=np.float32)
     if amap.shape != (h, w):
         amap = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR)
     gray = ctx.need_gray()
-    full = cv2.warpAffine(amap, np.linalg.inv(m)[:2], (gray.shape[1], gray.shape[0]),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    if ctx.anomaly_map is None:
-        ctx.anomaly_map = full
-    else:
-        ctx.anomaly_map = np.maximum(ctx.anomaly_map, full)
+    ctx.anomaly_maps.append((amap, m, thr))     # warped into the image only for the overlay
     if not math.isfinite(ctx.anomaly_score) or score > ctx.anomaly_score:
         ctx.anomaly_score = score
-        ctx.anomaly_threshold = thr
-    pix_thr = p.get("pixel_threshold") if p.get("pixel_threshold") is not None else thr
+    pix_thr = p["pixel_threshold"] if p["pixel_threshold"] is not None else thr
     if score > thr and math.isfinite(pix_thr):
         mask = (amap > pix_thr).astype(np.uint8)
         n, _, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -778,9 +761,7 @@ def _run_anomaly(ctx: _Context, step: Step) -> dict[str, float]:
             peak = float(amap[y:y + bh, x:x + bw].max())
             ctx.detections.append(Detection("anomaly", peak, float(c[0]), float(c[1]),
                                             float(bw), float(bh), _angle_of(m), step.name))
-            corners = np.array([[x, y, 1], [x + bw, y, 1], [x + bw, y + bh, 1],
-                                [x, y + bh, 1]], float) @ m.T
-            ctx.draw_poly(corners[:, :2], _RED)
+            ctx.draw_poly(_corners(x, y, bw, bh, m), _RED)
     return {"score": score}
 
 
@@ -810,7 +791,7 @@ def _run_flatness(ctx: _Context, step: Step) -> dict[str, float]:
     sel = pts[_select_box(pts, step.params.get("region"), "region")]
     f = features.flatness(sel, method=step.params["method"])
     return {"flatness": float(f.value_mm),
-            "flatness_ls": float(getattr(f, "ls_value_mm", math.nan))}
+            "flatness_ls": float(f.ls_value_mm)}
 
 
 def _run_step_height(ctx: _Context, step: Step) -> dict[str, float]:
@@ -823,7 +804,14 @@ def _run_step_height(ctx: _Context, step: Step) -> dict[str, float]:
 
 
 def _prepare_cad(step: Step, base: Path, cache: dict[Any, Any]) -> None:
+    """Read, prepare and check the CAD mesh once, at load.
+
+    Surface samples, k-d tree and ray-casting scene are built here, and the mesh must be
+    closed: an open mesh is a load error, not a failure on every frame.
+    """
     import open3d as o3d
+
+    from dg_vision.inspect3d.registration import prepare_cad
 
     path = _resolve(base, step.params["cad"])
     if not path.is_file():
@@ -833,9 +821,14 @@ def _prepare_cad(step: Step, base: Path, cache: dict[Any, Any]) -> None:
         mesh = o3d.io.read_triangle_mesh(str(path))
         if len(mesh.triangles) == 0:
             raise _FieldError(f"CAD mesh {path} has no triangles (not a mesh file?)")
-        mesh.compute_vertex_normals()
-        cache[key] = mesh
-    step.state["mesh"] = cache[key]
+        try:
+            target = prepare_cad(mesh)
+            target.check_watertight()  # signed deviation needs inside and outside
+            target.scene()
+        except VisionInputError as exc:
+            raise _FieldError(f"CAD mesh {path}: {exc}") from None
+        cache[key] = target
+    step.state["cad"] = cache[key]
 
 
 def _run_cad_deviation(ctx: _Context, step: Step) -> dict[str, float]:
@@ -844,19 +837,19 @@ def _run_cad_deviation(ctx: _Context, step: Step) -> dict[str, float]:
     p = step.params
     pts = ctx.need_points()
     pts = pts[_select_box(pts, p.get("region"), "region")]
-    mesh = step.state["mesh"]
+    cad = step.state["cad"]  # prepared at load: no per-frame meshing or hashing
     out: dict[str, float] = {}
     if p["register"]:
         kw: dict[str, Any] = {"seed": p["seed"]}
         if p.get("voxel_mm") is not None:
             kw["voxel_mm"] = p["voxel_mm"]
-        reg = registration.register_to_cad(pts, mesh, **kw)
-        t = np.asarray(reg.transform, dtype=np.float64)
-        pts = pts @ t[:3, :3].T + t[:3, 3]
+        reg = registration.register_to_cad(pts, cad, **kw)
+        pts = reg.apply(pts)
         out["fitness"] = float(reg.fitness)
         out["rmse"] = float(reg.rmse_mm)
-    dev = np.asarray(deviation.signed_deviation(pts, mesh), dtype=np.float64)
-    extra = {"cad_mesh": mesh} if p["detect_missing"] else {}
+        out["constraint"] = float(reg.constraint)
+    dev = deviation.signed_deviation(pts, cad)
+    extra = {"cad_mesh": cad} if p["detect_missing"] else {}
     defects = deviation.find_surface_defects(pts, dev, tolerance_mm=p["tolerance_mm"],
                                              min_points=p["min_points"], **extra)
     ctx.surface_defects.extend(defects)
@@ -867,10 +860,6 @@ def _run_cad_deviation(ctx: _Context, step: Step) -> dict[str, float]:
     return out
 
 
-def _surface_defaults(step: Step) -> dict[str, Tolerance]:
-    return {"defect_count": Tolerance(nominal=0.0, upper=0.0)}
-
-
 _SEL_PAIR = _choice("first", "last", "widest", "narrowest", "outer")
 _CAD_FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "cad": (_str, REQUIRED), "tolerance_mm": (_pos, 0.1), "min_points": (_int_pos, 20),
@@ -878,7 +867,7 @@ _CAD_FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "region": (_box_mm, None), "detect_missing": (_bool, False),
 }
 _CAD_Q = {"max_deviation": "mm", "defect_count": "count", "max_defect_depth": "mm",
-          "rmse": "mm", "fitness": "score"}
+          "rmse": "mm", "fitness": "score", "constraint": "score"}
 
 TOOLS: dict[str, _Tool] = {
     "caliper_width": _Tool(
@@ -909,7 +898,7 @@ TOOLS: dict[str, _Tool] = {
         ("score", "x", "y", "angle"), _run_shape_match, _prepare_shape_match,
         _shape_match_defaults),
     "code_read": _Tool(
-        "2d", {"roi": (_rect, None), "formats": (_str_list, None), "expected": (_str, None),
+        "2d", {"roi": (_rect, None), "formats": (_code_formats, None), "expected": (_str, None),
                "pattern": (_regex, None), "part_id": (_bool, False)},
         {"count": "count", "match": "count"}, "count", ("count",), _run_code_read, None,
         _code_defaults),
@@ -928,9 +917,6 @@ TOOLS: dict[str, _Tool] = {
     "cad_deviation": _Tool(
         "3d", _CAD_FIELDS, _CAD_Q, "max_deviation",
         ("max_deviation", "defect_count", "rmse"), _run_cad_deviation, _prepare_cad),
-    "surface_defects": _Tool(
-        "3d", _CAD_FIELDS, _CAD_Q, "defect_count", ("defect_count", "max_defect_depth"),
-        _run_cad_deviation, _prepare_cad, _surface_defaults),
 }
 
 #: The step types a recipe may use.
@@ -1007,8 +993,7 @@ def _step_error(recipe: str, idx: int, step: str, fld: str | None, msg: str
     return VisionInputError(f"{where}: {msg}")
 
 
-def _parse_step(recipe_name: str, idx: int, raw: Any, seen: dict[str, Step],
-                units: Units, base: Path, anomaly_model: str | None,
+def _parse_step(recipe_name: str, idx: int, raw: Any, seen: dict[str, Step], base: Path,
                 cache: dict[Any, Any]) -> Step:
     if not isinstance(raw, Mapping):
         raise VisionInputError(f"recipe '{recipe_name}': step #{idx + 1} must be a mapping, "
@@ -1032,21 +1017,16 @@ def _parse_step(recipe_name: str, idx: int, raw: Any, seen: dict[str, Step],
         raise err(sorted(unknown)[0], f"unknown field for a {typ} step; allowed: "
                   f"{sorted((_COMMON_FIELDS | set(tool.fields)) - {'name', 'type'})}")
     params: dict[str, Any] = {}
-    raw_fields = dict(raw)
-    if typ == "anomaly" and anomaly_model is not None:
-        raw_fields["model"] = anomaly_model
     for fld, (parser, default) in tool.fields.items():
-        if raw_fields.get(fld) is None:
+        if raw.get(fld) is None:
             if default is REQUIRED:
                 raise err(fld, f"required for a {typ} step")
             params[fld] = default
             continue
         try:
-            params[fld] = parser(raw_fields[fld])
+            params[fld] = parser(raw[fld])
         except _FieldError as exc:
             raise err(fld, str(exc)) from None
-    if typ == "circle" and params["search"] is None:
-        params["search"] = max(3.0, 0.25 * params["radius"])
     fixture = raw.get("fixture")
     if fixture is not None:
         if tool.dim != "2d" or typ == "shape_match":
@@ -1056,7 +1036,7 @@ def _parse_step(recipe_name: str, idx: int, raw: Any, seen: dict[str, Step],
         if seen[fixture].type != "shape_match":
             raise err("fixture", f"step {fixture!r} is a {seen[fixture].type}, "
                       "a fixture must be a shape_match step")
-    step = Step(idx, name, typ, params, {}, (), fixture)
+    step = Step(name, typ, params, {}, (), fixture)
     # tolerances: step-level shorthand for the primary quantity, then per-quantity table
     tols: dict[str, Tolerance] = {}
     short = {k: raw[k] for k in _TOL_KEYS if k in raw}
@@ -1091,18 +1071,12 @@ def _parse_step(recipe_name: str, idx: int, raw: Any, seen: dict[str, Step],
                 raise err("report", f"a {typ} step measures {list(tool.quantities)}, "
                           f"not {q!r}")
         report += [q for q in extra if q not in report]
-    if tool.dim == "2d" and units.length == "mm":
-        for q in tols:
-            if tool.quantities[q] in ("len", "area") and units.mm_per_px is None \
-                    and units.working_distance_mm is None:
-                raise err(f"tolerances.{q}", "mm need units.mm_per_px or "
-                          "units.working_distance_mm")
     if tool.prepare is not None:
         try:
             tool.prepare(step, base, cache)
         except _FieldError as exc:
-            fld = exc.key or {"shape_match": "model_image", "anomaly": "model"}.get(typ, "cad")
-            raise err(fld, str(exc)) from None
+            # a prepare error names its field; those of _prepare_cad are all about "cad"
+            raise err(exc.key or "cad", str(exc)) from None
     if tool.default_tolerances is not None:
         for q, t in tool.default_tolerances(step).items():
             tols.setdefault(q, t)
@@ -1135,6 +1109,9 @@ def _parse_units(name: str, raw: Any) -> Units:
     if u.mm_per_px is not None and u.working_distance_mm is not None:
         raise VisionInputError(f"recipe '{name}': field 'units': give mm_per_px or "
                                "working_distance_mm, not both")
+    if u.length == "mm" and u.mm_per_px is None and u.working_distance_mm is None:
+        raise VisionInputError(f"recipe '{name}': field 'units.length' mm needs "
+                               "units.mm_per_px or units.working_distance_mm")
     return u
 
 
@@ -1187,59 +1164,39 @@ def load_recipe(source: str | Path | Mapping[str, Any], *, anomaly_model: str | 
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise VisionInputError(f"recipe '{name}': field 'steps' must be a non-empty list")
+    if anomaly_model is not None:
+        if not any(isinstance(r, Mapping) and r.get("type") == "anomaly" for r in raw_steps):
+            raise VisionInputError(f"recipe '{name}': an anomaly model was given but the "
+                                   "recipe has no anomaly step")
+        raw_steps = [{**r, "model": anomaly_model}
+                     if isinstance(r, Mapping) and r.get("type") == "anomaly" else r
+                     for r in raw_steps]
     seen: dict[str, Step] = {}
     cache: dict[Any, Any] = {}
     for i, raw in enumerate(raw_steps):
-        step = _parse_step(name, i, raw, seen, units, base, anomaly_model, cache)
+        step = _parse_step(name, i, raw, seen, base, cache)
         seen[step.name] = step
-    if anomaly_model is not None and not any(s.type == "anomaly" for s in seen.values()):
-        raise VisionInputError(f"recipe '{name}': an anomaly model was given but the recipe "
-                               "has no anomaly step")
     return Recipe(name, units, list(seen.values()), image_size,
                   str(data.get("description", "")))
 
 
 # --- the recipe ---------------------------------------------------------------------------
 
-_UNIT_NAMES = {"deg": "deg", "count": "count", "score": "score", "mm": "mm"}
-
-
 def as_points(points: Any) -> np.ndarray:
-    """Check a point cloud of (N, 3) finite numbers [mm]; return it as float64.
+    """Check a point cloud of (N >= 3, 3) finite numbers [mm]; return it as float64.
 
-    Raises :class:`VisionInputError` saying what is wrong.
+    The checks of :func:`dg_vision.inspect3d._common.as_points` (shape, numbers, size), but
+    NaN/inf rows are rejected rather than dropped: a recipe's regions and masks refer to
+    the cloud as given. Raises :class:`VisionInputError` saying what is wrong.
     """
-    arr = np.asarray(points)
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise VisionInputError(f"point cloud must be (N, 3), got shape {arr.shape}")
-    if len(arr) < 3:
-        raise VisionInputError(f"point cloud has {len(arr)} points, need >= 3")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise VisionInputError(f"point cloud has dtype {arr.dtype}, need numbers")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise VisionInputError("point cloud has NaN or infinite coordinates")
-    return arr
+    from dg_vision.inspect3d._common import as_points as check_points
 
-
-def _focal_px(camera_info: Any) -> float | None:
-    if camera_info is None:
-        return None
-    if isinstance(camera_info, Mapping):
-        k = camera_info.get("k", camera_info.get("K"))
-    elif isinstance(camera_info, np.ndarray):
-        k = camera_info
-    else:
-        k = getattr(camera_info, "k", None)
-    if k is None:
-        return None
-    k = np.asarray(k, dtype=np.float64).reshape(-1)
-    if k.size != 9:
-        return None
-    fx, fy = k[0], k[4]
-    if not (math.isfinite(fx) and math.isfinite(fy)) or fx <= 0 or fy <= 0:
-        return None
-    return float((fx + fy) / 2.0)
+    cloud = check_points(points, name="point cloud", min_points=3)
+    if cloud.n_dropped:
+        raise VisionInputError(f"point cloud has NaN or infinite coordinates "
+                               f"({cloud.n_dropped} of {cloud.n_dropped + cloud.kept.size} "
+                               "points)")
+    return cloud.points
 
 
 @dataclass
@@ -1263,6 +1220,15 @@ class Recipe:
         return any(TOOLS[s.type].dim == "3d" for s in self.steps)
 
     @property
+    def needs_camera_info(self) -> bool:
+        """True when :meth:`run` needs the camera's focal length (``focal_px``).
+
+        That is a recipe measuring in the image in mm through
+        ``units.working_distance_mm``.
+        """
+        return self.needs_image and self.units.needs_focal_length
+
+    @property
     def has_anomaly(self) -> bool:
         """True when the recipe has an anomaly-detection step."""
         return any(s.type == "anomaly" for s in self.steps)
@@ -1280,16 +1246,18 @@ class Recipe:
             return self.units.length
         if kind == "area":
             return f"{self.units.length}^2"
-        return _UNIT_NAMES[kind]
+        return kind                                  # deg, count, score, mm (3D)
 
     def run(self, image: np.ndarray | None = None, points: np.ndarray | None = None,
-            camera_info: Any = None) -> InspectionOutcome:
+            focal_px: float | None = None, overlay: bool = True) -> InspectionOutcome:
         """Inspect one part.
 
         Inputs: the image (grey or BGR, see :func:`dg_vision.image.as_image`) for 2D
-        steps, the point cloud ((N, 3) [mm]) for 3D steps, ``camera_info`` (an object or
-        mapping with ``k``, the 3x3 camera matrix, row-major) for the px -> mm scale when the
-        recipe uses ``units.working_distance_mm``.
+        steps, the point cloud ((N, 3) [mm]) for 3D steps, ``focal_px`` (the camera's focal
+        length [px], e.g. (fx + fy) / 2 of ``camera_info`` K) for the px -> mm scale when
+        the recipe uses ``units.working_distance_mm`` (see :attr:`needs_camera_info`).
+        ``overlay`` False skips drawing the annotated image (and the full-frame anomaly
+        map): the outcome's ``overlay`` and ``anomaly_map`` are then None.
 
         A step that cannot measure gives value NaN, ok False and a message. The outcome's
         ``ok`` is True when every measurement is within tolerance.
@@ -1310,16 +1278,19 @@ class Recipe:
                     f"recipe '{self.name}' expects {self.image_size[0]}x{self.image_size[1]} "
                     f"px images, got {w}x{h}")
         pts = as_points(points) if points is not None else None
-        ctx = _Context(self, img, pts, camera_info)
-        scale, scale_msg = self.units.scale(camera_info)
+        ctx = _Context(img, pts)
+        scale, scale_msg = self.units.scale(focal_px)
         measurements: list[Measured] = []
         for step in self.steps:
             measurements += self._run_step(ctx, step, scale, scale_msg)
         ok = all(m.ok for m in measurements)
-        overlay = self._overlay(ctx, ok, measurements) if img is not None else None
+        drawn = anomaly_map = None
+        if overlay and img is not None:
+            anomaly_map = _full_anomaly_map(ctx)
+            drawn = self._overlay(ctx, ok, measurements)
         return InspectionOutcome(
             ok=ok, measurements=measurements, anomaly_score=ctx.anomaly_score,
-            anomaly_map=ctx.anomaly_map, overlay=overlay, detections=ctx.detections,
+            anomaly_map=anomaly_map, overlay=drawn, detections=ctx.detections,
             codes=ctx.codes, part_id=ctx.part_id, surface_defects=ctx.surface_defects,
             processing_time_s=time.perf_counter() - t0)
 
@@ -1365,17 +1336,16 @@ class Recipe:
 
     def _overlay(self, ctx: _Context, ok: bool, measurements: list[Measured]) -> np.ndarray:
         base = to_bgr(ctx.image).copy()
-        if ctx.anomaly_map is not None:
-            thr = ctx.anomaly_threshold
-            amap = np.nan_to_num(ctx.anomaly_map)
-            top = max(float(amap.max()), thr * 1.5 if math.isfinite(thr) else 0.0, 1e-9)
-            heat = cv2.applyColorMap(np.clip(amap / top * 255.0, 0, 255).astype(np.uint8),
-                                     cv2.COLORMAP_JET)
-            # opacity 0 below 3/4 of the threshold, 0.6 from 5/4 of it on: good surface
-            # (PatchCore distances are never 0) stays visible, suspicious areas are tinted
-            ref = thr if math.isfinite(thr) and thr > 0 else top
-            alpha = (0.6 * np.clip((amap - 0.75 * ref) / (0.5 * ref), 0.0, 1.0))[:, :, None]
-            base = np.clip(base * (1.0 - alpha) + heat * alpha, 0, 255).astype(np.uint8)
+        h_img, w_img = base.shape[:2]
+        for amap, m, thr in ctx.anomaly_maps:     # each in the image box of its ROI only
+            box = _image_box(m, amap.shape, (w_img, h_img))
+            if box is None:
+                continue
+            x, y, bw, bh = box
+            shift = np.array([[1.0, 0, -x], [0, 1.0, -y], [0, 0, 1.0]]) @ m
+            heat = cv2.warpAffine(amap, shift[:2], (bw, bh), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            blend_heatmap(base, heat, thr, box)
         for d in ctx.draw:
             d(base)
         h, w = base.shape[:2]
@@ -1407,6 +1377,32 @@ class Recipe:
         return base
 
 
+def _image_box(m: np.ndarray, shape: tuple[int, ...], size: tuple[int, int]
+               ) -> tuple[int, int, int, int] | None:
+    """The integer box (x, y, w, h) covering a crop of ``shape`` mapped by ``m``.
+
+    Clipped to an image of ``size`` (w, h); None when it lies outside.
+    """
+    c = _corners(0, 0, shape[1], shape[0], m)
+    x0, y0 = max(int(np.floor(c[:, 0].min())), 0), max(int(np.floor(c[:, 1].min())), 0)
+    x1 = min(int(np.ceil(c[:, 0].max())) + 1, size[0])
+    y1 = min(int(np.ceil(c[:, 1].max())) + 1, size[1])
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1 - x0, y1 - y0)
+
+
+def _full_anomaly_map(ctx: _Context) -> np.ndarray | None:
+    """The anomaly maps of the run in image pixels (max where ROIs overlap), or None."""
+    if not ctx.anomaly_maps or ctx.gray is None:
+        return None
+    h, w = ctx.gray.shape
+    full = np.zeros((h, w), np.float32)
+    for amap, m, _ in ctx.anomaly_maps:
+        warped = cv2.warpAffine(amap, m[:2], (w, h), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        np.maximum(full, warped, out=full)
+    return full
+
+
 def _fmt(v: float) -> str:
     return "NaN" if not math.isfinite(v) else f"{v:.4g}"
 
@@ -1417,77 +1413,3 @@ def _out_of_tolerance(value: float, tol: Tolerance) -> str:
     return f"{_fmt(value)} above the upper limit {tol.upper:.4g}"
 
 
-def measurement_table(measurements: Sequence[Measured]) -> str:
-    """A plain-text table of measurements (for logs and the CLI)."""
-    lines = [f"{'measurement':32s} {'value':>12s} {'lower':>10s} {'upper':>10s}  ok"]
-    for m in measurements:
-        lines.append(f"{m.name:32s} {_fmt(m.value):>12s} {m.lower:>10.4g} {m.upper:>10.4g}  "
-                     f"{'yes' if m.ok else 'NO ' + m.message}")
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dg_vision.recipe RECIPE IMAGE... [--json OUT] [--overlays DIR] [--spc CSV]``.
-
-    Runs the recipe on every image (files or folders of images), prints one line per part
-    and the SPC table; exit code 0 when every part passed, 1 when one failed, 2 on bad
-    input (recipe or image).
-    """
-    import argparse
-    import json
-
-    from dg_vision.image import image_files
-    from dg_vision.spc import SpcTable
-
-    ap = argparse.ArgumentParser(prog="python -m dg_vision.recipe",
-                                 description="Run an inspection recipe on images.")
-    ap.add_argument("recipe", help="recipe YAML")
-    ap.add_argument("images", nargs="+", help="image files or folders of images")
-    ap.add_argument("--json", help="write every measurement of every image here")
-    ap.add_argument("--overlays", help="write the annotated images into this folder")
-    ap.add_argument("--spc", help="write the SPC table (CSV) here")
-    ap.add_argument("--anomaly-model", help="replace the model of the anomaly steps")
-    args = ap.parse_args(list(argv) if argv is not None else None)
-    try:
-        recipe = load_recipe(args.recipe, anomaly_model=args.anomaly_model)
-        files: list[Path] = []
-        for item in args.images:
-            files += image_files(item) if Path(item).is_dir() else [Path(item)]
-        spc = SpcTable()
-        report, all_ok = [], True
-        for f in files:
-            out = recipe.run(load_image(f))
-            spc.add_measurements(out.measurements)
-            all_ok &= out.ok
-            print(f"{f.name}: {'PASS' if out.ok else 'FAIL ' + ', '.join(out.failures)}"
-                  f"{'  part ' + out.part_id if out.part_id else ''}"
-                  f"  ({out.processing_time_s * 1e3:.0f} ms)")
-            report.append({"image": str(f), "ok": out.ok, "part_id": out.part_id,
-                           "anomaly_score": None if math.isnan(out.anomaly_score)
-                           else out.anomaly_score,
-                           "measurements": [
-                               {"name": m.name, "unit": m.unit, "value": _json_num(m.value),
-                                "lower": _json_num(m.lower), "upper": _json_num(m.upper),
-                                "ok": m.ok, "message": m.message}
-                               for m in out.measurements]})
-            if args.overlays and out.overlay is not None:
-                Path(args.overlays).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(Path(args.overlays) / f"{f.stem}_overlay.png"), out.overlay)
-    except VisionInputError as exc:
-        print(f"error: {exc}")
-        return 2
-    print(spc.to_markdown())
-    if args.spc:
-        spc.to_csv(args.spc)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"recipe": recipe.name, "parts": report},
-                                              indent=1) + "\n", encoding="utf-8")
-    return 0 if all_ok else 1
-
-
-def _json_num(v: float) -> float | str:
-    return v if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -116,3 +116,57 @@ def test_bad_input_exit_code_2(fitted, tmp_path, capsys):
                  "--image-size", "100"]) == 2
     assert "multiple of 32" in capsys.readouterr().err
     assert main(["--help"]) == 0
+
+
+# --- dg vision run (inspection recipes on image files) ------------------------------------
+
+def test_run_recipe_on_images(tmp_path, capsys):
+    from vision_test_parts import render_board
+
+    config = Path(__file__).resolve().parents[1] / "config"
+    imgs = tmp_path / "parts"
+    imgs.mkdir()
+    cv2.imwrite(str(imgs / "a_good.png"), render_board(4, 2, 10, seed=21))
+    cv2.imwrite(str(imgs / "b_bad.png"), render_board(-3, 1, -5, dots=2, seed=22))
+    (imgs / "c_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    rc = main(["run", str(config / "example_board.yaml"), str(imgs), "--json",
+               str(tmp_path / "r.json"), "--overlays", str(tmp_path / "ov"), "--spc",
+               str(tmp_path / "spc.csv")])
+    cap = capsys.readouterr()
+    assert rc == 1
+    assert "a_good.png: PASS  part SN-0042" in cap.out and "b_bad.png: FAIL dots.count" in cap.out
+    assert "c_broken.png: ERROR" in cap.err
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert [p.get("ok") for p in rep["parts"]] == [True, False, None]
+    assert "not a readable image" in rep["parts"][2]["error"]
+    assert rep["n_errors"] == 1 and rep["n_failed"] == 1
+    assert rep["parts"][0]["measurements"][0]["upper"] == "inf"
+    assert (tmp_path / "spc.csv").read_text().count("\n") == 13
+    assert sorted(p.name for p in (tmp_path / "ov").iterdir()) == [
+        "a_good_overlay.png", "b_bad_overlay.png"]
+    # only the good part: exit 0
+    assert main(["run", str(config / "example_board.yaml"), str(imgs / "a_good.png"),
+                 "--json", str(tmp_path / "one.json")]) == 0
+
+
+def test_run_bad_input_exit_code_2(tmp_path, capsys):
+    config = Path(__file__).resolve().parents[1] / "config"
+    js = str(tmp_path / "o.json")
+    write_crops(tmp_path / "t", 1, 40)
+    assert main(["run", str(tmp_path / "missing.yaml"), str(tmp_path / "t"), "--json", js]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["run", str(config / "example_board.yaml"), str(tmp_path / "nope.png"),
+                 "--json", js]) == 2
+    assert "no such image" in capsys.readouterr().err
+    assert main(["run", str(config / "example_board.yaml"), str(tmp_path / "t")]) == 2
+
+
+def test_unwritable_output_exit_code_2(fitted, tmp_path, capsys):
+    _, model = fitted
+    write_crops(tmp_path / "t", 1, 41)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    assert main(["score", str(model), str(tmp_path / "t"), "--json",
+                 str(blocker / "out.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dg vision score: ") and "file" in err

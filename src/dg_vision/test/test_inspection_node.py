@@ -1,6 +1,7 @@
-"""Node tests of ``inspection`` with real rclpy and DDS, plus the stamp synchroniser."""
+"""Node tests of ``inspection`` with real rclpy and DDS."""
 
 import math
+import time
 
 import cv2
 import numpy as np
@@ -10,58 +11,35 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from vision_msgs.msg import Detection2DArray
 from vision_test_parts import render_board
 
 from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.param_schema import ParameterError
+from dg_common.sensor_conv import image_from_msg as _image_from_msg
 from dg_common.sim_time import s_to_stamp
 from dg_common.testing import spin_until
 from dg_interfaces.msg import InspectionResult
-from dg_vision.nodes.inspection_node import InspectionNode, image_from_msg
-from dg_vision.nodes.stamp_sync import StampSync
-
-# --- the synchroniser (pure) -----------------------------------------------------------
-
-
-def test_stamp_sync_exact_pairs_and_drops():
-    s = StampSync(["image", "info"], slop_ns=0, queue_size=3)
-    assert s.add("image", 100, "i100") == []
-    assert s.add("info", 90, "c90") == []          # older than the image: never matches
-    got = s.add("info", 100, "c100")
-    assert got == [{"image": (100, "i100"), "info": (100, "c100")}]
-    assert s.dropped["info"] == 1 and s.pending() == {"image": 0, "info": 0}
-    # image without info, then the next pair: the lone image is dropped
-    s.add("image", 200, "i200")
-    s.add("image", 300, "i300")
-    assert s.add("info", 300, "c300")[0]["image"] == (300, "i300")
-    assert s.dropped["image"] == 1 and s.matched == 2
-    # queue overflow
-    for t in (400, 500, 600, 700):
-        s.add("image", t, t)
-    assert s.dropped["image"] == 2 and s.pending()["image"] == 3
-
-
-def test_stamp_sync_approximate_and_three_topics():
-    s = StampSync(["image", "info", "points"], slop_ns=5, queue_size=10)
-    s.add("points", 1003, "p")
-    s.add("image", 1000, "i")
-    assert s.add("info", 1009, "c") == []          # 9 ns off: outside the slop
-    got = s.add("info", 998, "c2")
-    assert got and got[0]["info"] == (998, "c2") and got[0]["points"] == (1003, "p")
-    single = StampSync(["points"])
-    assert single.add("points", 5, "x") == [{"points": (5, "x")}]
-    with pytest.raises(ValueError):
-        StampSync(["a", "a"])
-
+from dg_vision.image import as_image
+from dg_vision.nodes.inspection_node import InspectionNode
 
 # --- message conversion ------------------------------------------------------------------
 
-def _image_msg(img, encoding="mono8", stamp_s=1.0, frame="camera"):
+def image_from_msg(msg):
+    """What the node makes of an image message (sensor_conv + the core's checks)."""
+    return as_image(_image_from_msg(msg))
+
+
+def _now():
+    """A fresh stamp [s]: the node rejects inputs older than max_input_age_s."""
+    return time.time()
+
+
+def _image_msg(img, encoding="mono8", stamp_s=None, frame="camera"):
     msg = Image()
-    msg.header.stamp = s_to_stamp(stamp_s)
+    msg.header.stamp = s_to_stamp(_now() if stamp_s is None else stamp_s)
     msg.header.frame_id = frame
     if encoding == "rgb8":
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
@@ -124,17 +102,17 @@ CLOUD_RECIPE = {
 }
 
 
-def _camera_info(stamp_s, w=400, h=300):
+def _camera_info(stamp_s=None, w=400, h=300):
     msg = CameraInfo()
-    msg.header.stamp = s_to_stamp(stamp_s)
+    msg.header.stamp = s_to_stamp(_now() if stamp_s is None else stamp_s)
     msg.width, msg.height = w, h
     msg.k = [2000.0, 0.0, w / 2, 0.0, 2000.0, h / 2, 0.0, 0.0, 1.0]
     return msg
 
 
-def _cloud_msg(pts_m, stamp_s=1.0, dense=True, organised=None):
+def _cloud_msg(pts_m, stamp_s=None, dense=True, organised=None):
     msg = PointCloud2()
-    msg.header.stamp = s_to_stamp(stamp_s)
+    msg.header.stamp = s_to_stamp(_now() if stamp_s is None else stamp_s)
     msg.header.frame_id = "depth"
     arr = np.asarray(pts_m, np.float32)
     if organised:
@@ -192,7 +170,8 @@ class Harness:
 
     def connected(self, pubs):
         return self.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in pubs)
-                               and self.io.count_publishers("result") >= 1, 5.0)
+                               and self.io.count_publishers("result") >= 1
+                               and self.node.annotated_pub.get_subscription_count() >= 1, 5.0)
 
     def rejected(self, topic):
         return self.node.monitors[topic].rejected
@@ -220,30 +199,36 @@ def image_harness(ros_context, tmp_path):
 def test_frames_are_inspected_and_published(image_harness, capfd):
     h = image_harness
     assert h.connected([h.image_pub, h.info_pub])
-    frames = [(1.0, render_board(seed=1), "mono8", True),
-              (2.0, render_board(hole_r=20.0, seed=2), "bgr8", False),
-              (3.0, render_board(bar_w=17.0, seed=3), "rgb8", False),
-              (4.0, render_board(seed=4), "mono16", True)]
-    for t, img, enc, _ in frames:
-        h.image_pub.publish(_image_msg(img, enc, t))
-        h.info_pub.publish(_camera_info(t))
-        assert h.spin_until(lambda t=t: any(r.header.stamp == s_to_stamp(t)
-                                            for r in h.results), 10.0), enc
+    frames = [(render_board(seed=1), "mono8", True),
+              (render_board(hole_r=20.0, seed=2), "bgr8", False),
+              (render_board(bar_w=17.0, seed=3), "rgb8", False),
+              (render_board(seed=4), "mono16", True)]
+    stamps = []
+    for img, enc, _ in frames:
+        t = s_to_stamp(_now())
+        stamps.append(t)
+        msg = _image_msg(img, enc)
+        msg.header.stamp = t
+        info = _camera_info()
+        info.header.stamp = t
+        h.image_pub.publish(msg)
+        h.info_pub.publish(info)
+        assert h.spin_until(lambda t=t: any(r.header.stamp == t for r in h.results), 10.0), enc
     assert h.spin_until(lambda: len(h.annotated) == 4 and len(h.detections) == 4, 5.0)
-    by_t = {r.header.stamp.sec: r for r in h.results}
-    for t, _, enc, ok in frames:
-        r = by_t[int(t)]
+    by_t = {(r.header.stamp.sec, r.header.stamp.nanosec): r for r in h.results}
+    by_t = [by_t[(t.sec, t.nanosec)] for t in stamps]
+    for r, (_, enc, ok) in zip(by_t, frames, strict=True):
         assert r.ok is ok, (enc, [(m.name, m.value, m.message) for m in r.measurements])
         assert r.recipe == "node_board" and r.part_id == "SN-0042"
         assert r.header.frame_id == "camera" and r.processing_time_s > 0
         assert math.isnan(r.anomaly_score)
         m = {x.name: x for x in r.measurements}
         assert m["hole.diameter"].unit == "mm" and m["bar.width"].unit == "mm"
-    assert {m.name: m for m in by_t[1].measurements}["hole.diameter"].value == pytest.approx(
+    assert {m.name: m for m in by_t[0].measurements}["hole.diameter"].value == pytest.approx(
         1.8, abs=0.01)
-    assert by_t[2].failures == ["hole.diameter"]
-    assert by_t[3].failures == ["bar.width"]
-    bad = {m.name: m for m in by_t[2].measurements}["hole.diameter"]
+    assert by_t[1].failures == ["hole.diameter"]
+    assert by_t[2].failures == ["bar.width"]
+    bad = {m.name: m for m in by_t[1].measurements}["hole.diameter"]
     assert not bad.ok and bad.value == pytest.approx(2.0, abs=0.01) and "upper" in bad.message
     a = h.annotated[0]
     assert (a.encoding, a.width, a.height, a.step) == ("bgr8", 400, 300, 1200)
@@ -255,7 +240,7 @@ def test_frames_are_inspected_and_published(image_harness, capfd):
     assert hole.bbox.size_x == pytest.approx(36.0, abs=0.3)
     assert any(x.id == "SN-0042" for x in d.detections)
     v = h.values()
-    assert v["inspected"] == "4" and v["passed"] == "2" and v["failed"] == "2"
+    assert v["result received"] == "4" and v["passed"] == "2" and v["failed"] == "2"
     assert float(v["processing_time_ms mean"]) > 0
     assert h.spin_until(lambda: any(s.name.endswith("inspection") for a in h.diags
                                     for s in a.status), 3.0)
@@ -268,14 +253,15 @@ def test_pairing_by_stamp_with_slop_and_drops(ros_context, tmp_path):
     try:
         assert h.connected([h.image_pub, h.info_pub])
         img = render_board(seed=5)
-        h.info_pub.publish(_camera_info(10.0))              # no image with this stamp
-        h.image_pub.publish(_image_msg(img, "mono8", 11.0))
+        t = _now()
+        h.info_pub.publish(_camera_info(t - 1.0))           # no image with this stamp
+        h.image_pub.publish(_image_msg(img, "mono8", t))
         assert h.spin_until(lambda: h.node.monitors["image_raw"].received == 1
                             and h.node.monitors["camera_info"].received == 1, 5.0)
         assert h.results == []
-        h.info_pub.publish(_camera_info(11.003))            # within the 5 ms slop
+        h.info_pub.publish(_camera_info(t + 0.003))         # within the 5 ms slop
         assert h.spin_until(lambda: len(h.results) == 1, 10.0)
-        assert h.results[0].header.stamp == s_to_stamp(11.0)
+        assert h.results[0].header.stamp == s_to_stamp(t)
         assert h.node.sync.dropped["camera_info"] == 1
         assert h.values()["sync dropped"] == "1"
     finally:
@@ -286,43 +272,77 @@ def test_bad_images_are_rejected_and_the_node_keeps_running(image_harness, capfd
     h = image_harness
     assert h.connected([h.image_pub, h.info_pub])
     img = render_board(seed=6)
-    empty = _image_msg(img, stamp_s=1.0)
+    empty = _image_msg(img)
     empty.width = empty.height = 0
     empty.data = b""
-    truncated = _image_msg(img, stamp_s=1.0)
+    truncated = _image_msg(img)
     truncated.data = truncated.data[:-400]
-    encoding = _image_msg(img, stamp_s=1.0)
+    encoding = _image_msg(img)
     encoding.encoding = "yuv422"
-    huge = _image_msg(np.zeros((8, 8), np.uint8), stamp_s=1.0)
+    huge = _image_msg(np.zeros((8, 8), np.uint8))
     huge.width, huge.height, huge.step = 200_000, 100_000, 200_000
-    layout = _image_msg(img, stamp_s=1.0)
+    layout = _image_msg(img)
     layout.step = 100                      # < width
-    tiny = _image_msg(np.zeros((4, 4), np.uint8), stamp_s=1.0)
+    tiny = _image_msg(np.zeros((4, 4), np.uint8))
     no_stamp = _image_msg(img, stamp_s=0.0)
     rej = h.rejected("image_raw")
     for i, msg in enumerate((empty, truncated, encoding, huge, layout, tiny, no_stamp)):
-        h.image_pub.publish(msg)           # one at a time: the sensor QoS queue is 5 deep
+        h.image_pub.publish(msg)           # one at a time: each rejection counted in turn
         assert h.spin_until(lambda i=i: sum(rej.values()) == i + 1, 5.0), dict(rej)
     assert dict(rej) == {"empty": 1, "truncated": 1, "encoding": 1, "oversize": 1,
-                         "layout": 1, "invalid": 1, "stamp": 1}
+                         "layout": 1, "invalid": 1, "stale": 1}
     assert h.level() == bytes([WARN])
     assert h.values()["image_raw rejected truncated"] == "1"
     assert "rejected image_raw" in capfd.readouterr().err
     # camera_info of another size than the image, and a non-finite K
-    h.image_pub.publish(_image_msg(img, stamp_s=5.0))
-    h.info_pub.publish(_camera_info(5.0, w=640, h=480))
-    bad_k = _camera_info(6.0)
+    t = _now()
+    h.image_pub.publish(_image_msg(img, stamp_s=t))
+    h.info_pub.publish(_camera_info(t, w=640, h=480))
+    bad_k = _camera_info(t + 0.01)
     bad_k.k[0] = math.nan
     h.info_pub.publish(bad_k)
+    zero_f = _camera_info(t + 0.02)
+    zero_f.k[4] = 0.0
+    h.info_pub.publish(zero_f)
     crej = h.rejected("camera_info")
-    assert h.spin_until(lambda: crej["size_mismatch"] == 1 and crej["invalid"] == 1, 5.0)
+    assert h.spin_until(lambda: crej["size_mismatch"] == 1 and crej["invalid"] == 2, 5.0)
     # still alive: a good frame is inspected, status back to OK
-    h.image_pub.publish(_image_msg(img, stamp_s=7.0))
-    h.info_pub.publish(_camera_info(7.0))
+    t = _now()
+    h.image_pub.publish(_image_msg(img, stamp_s=t))
+    h.info_pub.publish(_camera_info(t))
     assert h.spin_until(lambda: len(h.results) == 1, 10.0)
     assert h.results[0].ok and h.level() == bytes([OK])
     assert h.node.diagnostics.callback_errors == 0
-    assert h.values()["rejected inputs"] == "9"
+    v = h.values()
+    assert int(v["image_raw rejected"]) + int(v["camera_info rejected"]) == 10
+
+
+def test_stale_and_future_stamps_are_rejected(image_harness):
+    h = image_harness
+    assert h.node.params.max_input_age_s == 5.0
+    assert h.connected([h.image_pub, h.info_pub])
+    img = render_board(seed=6)
+    rej = h.rejected("image_raw")
+    crej = h.rejected("camera_info")
+    for i, stamp in enumerate((_now() - 100.0, _now() + 10.0)):
+        h.image_pub.publish(_image_msg(img, stamp_s=stamp))
+        h.info_pub.publish(_camera_info(stamp))
+        assert h.spin_until(lambda i=i: rej["stale"] == i + 1 and crej["stale"] == i + 1,
+                            5.0), (dict(rej), dict(crej))
+    assert h.results == [] and h.level() == bytes([WARN])
+
+
+def test_best_effort_inputs(ros_context, tmp_path):
+    h = Harness(ros_context, _write(tmp_path, IMAGE_RECIPE), reliable_inputs=False)
+    try:
+        assert h.node.input_qos.reliability == ReliabilityPolicy.BEST_EFFORT
+        assert h.spin_until(lambda: len(h.io.get_subscriptions_info_by_topic("image_raw")) == 1,
+                            5.0)
+        for topic in ("image_raw", "camera_info"):
+            (info,) = h.io.get_subscriptions_info_by_topic(topic)
+            assert info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT, topic
+    finally:
+        h.close()
 
 
 def test_point_clouds(ros_context, tmp_path):
@@ -330,7 +350,7 @@ def test_point_clouds(ros_context, tmp_path):
     try:
         assert "image_raw" not in h.node.monitors
         assert h.connected([h.points_pub])
-        h.points_pub.publish(_cloud_msg(_plate_cloud_m(), 1.0))
+        h.points_pub.publish(_cloud_msg(_plate_cloud_m()))
         assert h.spin_until(lambda: len(h.results) == 1, 10.0)
         r = h.results[0]
         m = {x.name: x for x in r.measurements}
@@ -340,28 +360,28 @@ def test_point_clouds(ros_context, tmp_path):
         # organised cloud with a few invalid points: they are dropped
         pts = _plate_cloud_m(seed=1)
         pts[::50] = np.nan
-        h.points_pub.publish(_cloud_msg(pts, 2.0, dense=False, organised=(41, 61)))
+        h.points_pub.publish(_cloud_msg(pts, dense=False, organised=(41, 61)))
         assert h.spin_until(lambda: len(h.results) == 2, 10.0)
         assert h.results[1].ok
         # bad clouds
         nan_dense = _plate_cloud_m()
         nan_dense[3] = np.nan
         all_nan = np.full((100, 3), np.nan)
-        truncated = _cloud_msg(_plate_cloud_m(), 3.0)
+        truncated = _cloud_msg(_plate_cloud_m())
         truncated.data = truncated.data[:-16]
-        no_z = _cloud_msg(_plate_cloud_m(), 3.0)
+        no_z = _cloud_msg(_plate_cloud_m())
         no_z.fields = no_z.fields[:2]
-        as_int = _cloud_msg(_plate_cloud_m(), 3.0)
+        as_int = _cloud_msg(_plate_cloud_m())
         as_int.fields[2].datatype = PointField.INT32
-        empty = _cloud_msg(np.zeros((0, 3)), 3.0)
+        empty = _cloud_msg(np.zeros((0, 3)))
         rej = h.rejected("points")
-        for i, msg in enumerate((_cloud_msg(nan_dense, 3.0),
-                                 _cloud_msg(all_nan, 3.0, dense=False),
+        for i, msg in enumerate((_cloud_msg(nan_dense),
+                                 _cloud_msg(all_nan, dense=False),
                                  truncated, no_z, as_int, empty)):
             h.points_pub.publish(msg)
             assert h.spin_until(lambda i=i: sum(rej.values()) == i + 1, 5.0), dict(rej)
         assert dict(rej) == {"non_finite": 2, "truncated": 1, "fields": 2, "empty": 1}
-        h.points_pub.publish(_cloud_msg(_plate_cloud_m(seed=2), 4.0))
+        h.points_pub.publish(_cloud_msg(_plate_cloud_m(seed=2)))
         assert h.spin_until(lambda: len(h.results) == 3, 10.0)
         assert h.node.diagnostics.callback_errors == 0
     finally:
@@ -374,8 +394,8 @@ def _assert_rejects_without_recipe(h, words):
     status = h.node.diagnostics.status()
     assert "no recipe" in status.message and words in status.message
     assert h.connected([h.image_pub, h.points_pub])
-    h.image_pub.publish(_image_msg(render_board(), stamp_s=1.0))
-    h.points_pub.publish(_cloud_msg(_plate_cloud_m(), 1.0))
+    h.image_pub.publish(_image_msg(render_board()))
+    h.points_pub.publish(_cloud_msg(_plate_cloud_m()))
     assert h.spin_until(lambda: h.rejected("image_raw")["no_recipe"] == 1
                         and h.rejected("points")["no_recipe"] == 1, 5.0)
     assert h.results == [] and h.node.diagnostics.callback_errors == 0
@@ -422,11 +442,10 @@ def test_anomaly_model_from_another_backbone(ros_context, tmp_path, anomaly_mode
     # the same recipe with its own (good) model works and reports the anomaly score
     h = Harness(ros_context, path)
     try:
-        assert h.connected([h.image_pub, h.info_pub])
+        assert "camera_info" not in h.node.monitors      # lengths in px: no focal length
+        assert h.connected([h.image_pub])
         img = render_board(seed=8)[40:260, 60:340]
-        h.image_pub.publish(_image_msg(np.ascontiguousarray(img), stamp_s=2.0))
-        info = _camera_info(2.0, w=280, h=220)
-        h.info_pub.publish(info)
+        h.image_pub.publish(_image_msg(np.ascontiguousarray(img)))
         assert h.spin_until(lambda: len(h.results) == 1, 10.0)
         assert h.results[0].ok and math.isfinite(h.results[0].anomaly_score)
     finally:
@@ -443,13 +462,13 @@ def test_image_and_cloud_of_one_part_are_inspected_together(ros_context, tmp_pat
              "steps": [IMAGE_RECIPE["steps"][0], CLOUD_RECIPE["steps"][1]]}
     h = Harness(ros_context, _write(tmp_path, mixed))
     try:
-        assert set(h.node.monitors) == {"image_raw", "camera_info", "points"}
-        assert h.connected([h.image_pub, h.info_pub, h.points_pub])
-        h.image_pub.publish(_image_msg(render_board(seed=9), stamp_s=3.0))
-        h.info_pub.publish(_camera_info(3.0))
-        assert h.spin_until(lambda: h.node.monitors["camera_info"].received == 1, 5.0)
+        assert set(h.node.monitors) == {"image_raw", "points"}   # mm_per_px: no camera_info
+        assert h.connected([h.image_pub, h.points_pub])
+        t = _now()
+        h.image_pub.publish(_image_msg(render_board(seed=9), stamp_s=t))
+        assert h.spin_until(lambda: h.node.monitors["image_raw"].received == 1, 5.0)
         assert h.results == []                          # the cloud is still missing
-        h.points_pub.publish(_cloud_msg(_plate_cloud_m(), 3.0))
+        h.points_pub.publish(_cloud_msg(_plate_cloud_m(), t))
         assert h.spin_until(lambda: len(h.results) == 1, 10.0)
         r = h.results[0]
         assert r.ok and [m.name for m in r.measurements] == [

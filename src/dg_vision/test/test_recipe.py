@@ -120,6 +120,8 @@ def _bad(golden, mutate):
      "exceeds"),
     (lambda d: d["steps"][0].update(min_score=1.5), "locate", "min_score", "(0, 1]"),
     (lambda d: d["steps"][5].update(pattern="SN-("), "label", "pattern", "regular"),
+    (lambda d: d["steps"][5].update(formats=["DataMatrx"]), "label", "formats",
+     "unknown code format"),
     (lambda d: d["steps"].append({"name": "flat", "type": "flatness", "fixture": "locate"}),
      "flat", "fixture", "cannot follow"),
     (lambda d: d["steps"].append({"name": "ad", "type": "anomaly", "model": "none.dgm"}),
@@ -298,10 +300,10 @@ def test_units_mm(golden):
     assert v["hole.diameter"].value == pytest.approx(1.8, abs=0.01)
     assert v["hole.x"].value == pytest.approx(6.5, abs=0.01)
     assert v["dots.count"].unit == "count" and v["locate.angle"].unit == "deg"
-    info = {"k": [2000.0, 0, 200, 0, 2000.0, 150, 0, 0, 1]}   # 100 mm / 2000 px
-    v = values(rw.run(img, camera_info=info))
+    assert rw.needs_camera_info and not r.needs_camera_info
+    v = values(rw.run(img, focal_px=2000.0))   # 100 mm / 2000 px
     assert v["hole.diameter"].value == pytest.approx(1.8, abs=0.01) and v["hole.diameter"].ok
-    v = values(rw.run(img))   # no camera_info: lengths cannot be converted
+    v = values(rw.run(img))   # no focal length (camera_info): lengths cannot be converted
     assert math.isnan(v["hole.diameter"].value) and "camera_info" in v["hole.diameter"].message
     assert v["dots.count"].ok
 
@@ -420,8 +422,9 @@ def test_cad_deviation_and_surface_defects(tmp_path):
 
     o3d.io.write_triangle_mesh(str(tmp_path / "part.ply"), example_part())
     d = {"name": "cad", "steps": [
-        {"name": "surface", "type": "surface_defects", "cad": "part.ply",
-         "tolerance_mm": 0.1, "min_points": 15},
+        {"name": "surface", "type": "cad_deviation", "cad": "part.ply",
+         "tolerance_mm": 0.1, "min_points": 15,
+         "tolerances": {"defect_count": {"upper": 0}}, "report": ["max_defect_depth"]},
         {"name": "shape", "type": "cad_deviation", "cad": "part.ply", "tolerance_mm": 0.1,
          "min_points": 15, "upper": 0.3, "tolerances": {"rmse": {"upper": 0.05}}},
     ]}
@@ -446,28 +449,38 @@ def test_cad_deviation_and_surface_defects(tmp_path):
     assert out.surface_defects[0].kind == "dent"
     with pytest.raises(VisionInputError, match="field 'cad'"):
         load_recipe(d)                          # relative to the current folder: missing
+    assert r.steps[0].state["cad"] is r.steps[1].state["cad"]  # prepared once at load
+    with pytest.raises(VisionInputError, match="unknown|surface_defects"):
+        load_recipe({"name": "old", "steps": [{"name": "s", "type": "surface_defects",
+                                               "cad": "part.ply"}]}, base_dir=tmp_path)
 
 
-def test_command_line(tmp_path, capsys):
-    import json
+def test_open_cad_mesh_is_rejected_at_load(tmp_path):
+    import open3d as o3d
 
-    from dg_vision.recipe import main
+    from dg_vision.inspect3d.cad import example_part
 
-    imgs = tmp_path / "parts"
-    imgs.mkdir()
-    cv2.imwrite(str(imgs / "a_good.png"), render_board(4, 2, 10, seed=21))
-    cv2.imwrite(str(imgs / "b_bad.png"), render_board(-3, 1, -5, dots=2, seed=22))
-    rc = main([str(CONFIG / "example_board.yaml"), str(imgs), "--json",
-               str(tmp_path / "r.json"), "--overlays", str(tmp_path / "ov"), "--spc",
-               str(tmp_path / "spc.csv")])
-    out = capsys.readouterr().out
-    assert rc == 1
-    assert "a_good.png: PASS  part SN-0042" in out and "b_bad.png: FAIL dots.count" in out
-    rep = json.loads((tmp_path / "r.json").read_text())
-    assert [p["ok"] for p in rep["parts"]] == [True, False]
-    assert rep["parts"][0]["measurements"][0]["upper"] == "inf"
-    assert (tmp_path / "spc.csv").read_text().count("\n") == 13
-    assert sorted(p.name for p in (tmp_path / "ov").iterdir()) == [
-        "a_good_overlay.png", "b_bad_overlay.png"]
-    assert main([str(tmp_path / "missing.yaml"), str(imgs)]) == 2
-    assert "does not exist" in capsys.readouterr().out
+    mesh = example_part()
+    mesh.triangles = o3d.utility.Vector3iVector(np.asarray(mesh.triangles)[1:])  # a hole
+    o3d.io.write_triangle_mesh(str(tmp_path / "open.ply"), mesh)
+    d = {"name": "open", "steps": [{"name": "shape", "type": "cad_deviation",
+                                    "cad": "open.ply"}]}
+    with pytest.raises(VisionInputError, match="field 'cad'.*not watertight"):
+        load_recipe(d, base_dir=tmp_path)
+
+
+def test_mm_without_a_scale_fails_at_load():
+    # no length tolerance to catch it later: it used to load, then fail on every frame
+    d = {"name": "mm", "units": {"length": "mm"},
+         "steps": [{"name": "dots", "type": "blob_count", "upper": 3}]}
+    with pytest.raises(VisionInputError, match="units.length.*units.mm_per_px"):
+        load_recipe(d)
+
+
+def test_overlay_only_when_asked(recipe):
+    img = render_board(seed=1)
+    with_overlay = recipe.run(img)
+    without = recipe.run(img, overlay=False)
+    assert with_overlay.overlay is not None and without.overlay is None
+    assert [m.value for m in with_overlay.measurements] == pytest.approx(
+        [m.value for m in without.measurements], nan_ok=True)
