@@ -14,6 +14,7 @@ from mcap_ros2.reader import read_ros2_messages
 
 from dg_bringup.launch_runner import LaunchError
 from dg_bringup.launch_runner.evaluator import load_launch
+from dg_common.sim_time import stamp_to_ns
 
 N_PARTS = 10
 
@@ -30,7 +31,7 @@ def demo(tmp_path_factory):
 
 
 def stamp_ns(msg):
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return stamp_to_ns(msg.header.stamp)
 
 
 def test_demo_succeeds_and_writes_its_run_folder(demo):
@@ -122,3 +123,19 @@ def test_station_launch_resolves_per_world(repo, tmp_path, sim, nodes):
     with pytest.raises(LaunchError, match="ros_gz_bridge"):
         load_launch(repo / "launch/inspection.launch.xml", {**args, "sim": "gazebo"},
                     environ=os.environ, params_dir=tmp_path, warn=lambda _: None)
+
+
+def test_teaching_resolves_the_cells_parameters_from_the_launch(repo):
+    from dg_bringup.scenarios.inspection import cell_parameters
+
+    demo = cell_parameters(repo / "launch/demo_inspection.launch.xml",
+                           {"run_dir": "/nonexistent", "seed": "3"})
+    assert (demo["seed"], demo["n_parts"]) == (3, 40)
+    assert demo["wait_for"] == ["image_raw", "camera_info", "points", "ground_truth"]
+    assert demo["defect_probability"] == 0.4               # from the cell's params file
+    station = cell_parameters(repo / "launch/inspection.launch.xml",
+                              {"recipe_file": "/nonexistent/recipe.yaml"})
+    assert (station["seed"], station["wait_for"]) == (7, ["image_raw", "camera_info", "points"])
+    with pytest.raises(ValueError, match="no inspection_cell"):
+        cell_parameters(repo / "launch/inspection.launch.xml",
+                        {"recipe_file": "/nonexistent/recipe.yaml", "sim": "none"})

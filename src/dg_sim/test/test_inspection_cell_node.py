@@ -5,7 +5,7 @@ part with an InspectionResult carrying the part's stamp, or stays silent to forc
 """
 
 import json
-import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +17,11 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import String
 
-from dg_common.param_schema import ParameterError
+from dg_common.param_schema import ParameterError, validate
+from dg_common.sim_time import stamp_to_ns
+from dg_common.testing import spin_until
 from dg_interfaces.msg import InspectionResult, MissionProgress
-from dg_sim.nodes.inspection_cell_node import InspectionCellNode
+from dg_sim.nodes.inspection_cell_node import SCHEMA, InspectionCellNode
 
 NS = "/inspection"
 SMALL = {"image_width_px": 640, "image_height_px": 480, "supersample": 2,
@@ -48,20 +50,14 @@ class Station:
         executor.add_node(self.node)
         self.t_ns = 0
 
-    def spin_until(self, condition, timeout_s=10.0):
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"condition not met within {timeout_s} s")
-            self.executor.spin_once(timeout_sec=0.005)
-
     def advance(self, until_s, step_s=0.05):
         while self.t_ns < round(until_s * 1e9):
             self.t_ns += round(step_s * 1e9)
             self.clock_pub.publish(Clock(clock=Time(sec=self.t_ns // 1_000_000_000,
                                                     nanosec=self.t_ns % 1_000_000_000)))
             t = self.t_ns * 1e-9
-            self.spin_until(lambda t=t: self.cell.now_s() >= t - 1e-9)
+            if not spin_until(self.executor, lambda t=t: self.cell.now_s() >= t - 1e-9, 10.0):
+                pytest.fail(f"the cell's clock did not reach {t:.2f} s within 10 s")
             for _ in range(3):
                 self.executor.spin_once(timeout_sec=0.001)
 
@@ -86,7 +82,7 @@ def make_cell(context, **params):
 
 
 def stamp_ns(msg):
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return stamp_to_ns(msg.header.stamp)
 
 
 def test_free_running_line_publishes_consistent_parts_and_succeeds(context, executor):
@@ -175,10 +171,60 @@ def test_handshake_waits_for_a_station(context, executor):
 
 
 @pytest.mark.parametrize("params, match", [
-    ({"defect_types": ["scratch", "crack"]}, "unknown.*crack"),
-    ({"wait_for": ["images"]}, "wait_for.*images"),
+    ({"defect_types": ["scratch", "crack"]}, "defect_types.*crack.*not allowed"),
+    ({"wait_for": ["images"]}, "wait_for.*images.*not allowed"),
     ({"encoding": "rgb16"}, "encoding"),
+    ({"publish_points": False}, "wait_for.*points.*publish_points is false"),
 ])
 def test_bad_parameters_are_rejected(context, params, match):
     with pytest.raises(ParameterError, match=match):
         make_cell(context, **params)
+
+
+def test_without_points_the_line_runs_on_the_camera_alone(context, executor):
+    cell = make_cell(context, result_topic="", publish_points=False, n_parts=1,
+                     wait_for=["image_raw", "camera_info"])
+    st = Station(context, executor, cell, with_result_pub=False)
+    st.advance(1.0)
+    st.settle()
+    assert len(st.out["image_raw"]) == len(st.out["camera_info"]) == 1
+    assert st.out["points"] == [] and cell.count_publishers(f"{NS}/points") == 0
+    cell.destroy_node()
+
+
+def test_first_part_waits_for_every_wait_for_topic(context, executor):
+    cell = make_cell(context, result_topic="", n_parts=1, wait_for=["image_raw", "camera_info"])
+    probe = Node("probe", namespace=NS, context=context)
+    executor.add_node(cell)
+    executor.add_node(probe)
+    clock = probe.create_publisher(Clock, "/clock", 10)
+    images = []
+    probe.create_subscription(Image, "image_raw", images.append, QoSProfile(depth=10))
+
+    def advance(t_s):
+        clock.publish(Clock(clock=Time(sec=int(t_s), nanosec=int(t_s % 1 * 1e9))))
+        assert spin_until(executor, lambda: cell.now_s() >= t_s - 1e-9, 10.0)
+
+    for k in range(1, 41):           # 2 s of sim time: nobody listens to camera_info
+        advance(0.05 * k)
+    assert cell._started_s is None and images == []
+    probe.create_subscription(CameraInfo, "camera_info", lambda _: None, QoSProfile(depth=10))
+    for k in range(41, 81):
+        advance(0.05 * k)
+    assert spin_until(executor, lambda: len(images) == 1, 5.0)
+    cell.destroy_node()
+    probe.destroy_node()
+
+
+def test_the_cell_params_file_documents_the_nodes_defaults():
+    import yaml
+
+    path = Path(__file__).resolve().parents[3] / "config" / "inspection_cell.yaml"
+    values = yaml.safe_load(path.read_text())["/**"]["ros__parameters"]
+    specs = {s.name: s for s in SCHEMA}
+    assert set(values) <= set(specs)
+    # One source of defaults: the file lists them, it does not change them; the launch
+    # arguments (n_parts, seed, wait_for) are not in it.
+    assert {k: validate(specs[k], v) for k, v in values.items()} == {
+        k: specs[k].default for k in values}
+    assert not {"n_parts", "seed", "wait_for"} & set(values)

@@ -181,7 +181,7 @@ def test_random_surface_defects_lie_on_a_face_away_from_its_edges():
     rng = np.random.default_rng(1)
     for _ in range(20):
         d = random_surface_defect(part, "bump", rng)
-        face = next(r for r in part.regions if r.top_mm == d.z_mm)
+        face = next(r for r in part.regions if r.height == d.z_mm)
         from shapely.geometry import Point
         assert face.polygon.contains(Point(d.x_mm, d.y_mm).buffer(d.radius_mm))
         assert 0.15 <= d.depth_mm <= 0.4

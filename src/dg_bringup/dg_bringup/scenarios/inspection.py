@@ -1,13 +1,15 @@
 """The ``inspection`` demo: teach the line, run parts past the station, score the verdicts.
 
 Teach (:func:`teach`, before the launch, the line's set-up): from the cell's own renderer and
-parameters (config/inspection_cell.yaml) it writes into ``<run>/teach/`` the reference image
+parameters (:func:`cell_parameters`: resolved from the launch file with the run's launch
+arguments, exactly as the cell node gets them) it writes into ``<run>/teach/`` the reference image
 the recipe is drawn on (a good board at the nominal pose), the housing's CAD mesh, and an
 anomaly model fitted on good boards only (PatchCore, :func:`dg_vision.anomaly.patchcore.
 fit_patchcore`) from crops taken exactly as the recipe's anomaly step takes them (upright in
 the reference frame, following the board's pose); then the recipe (config/inspection_recipe.yaml)
-next to it as ``<run>/recipe.yaml``. :func:`prepare` is that step for ``dg demo``: it returns
-the launch arguments (``recipe_file``, ``anomaly_model_file``).
+next to it as ``<run>/recipe.yaml``, every anomaly step naming the taught model. :func:`prepare`
+is that step for ``dg demo``: it returns the launch arguments (``recipe_file``,
+``anomaly_model_file``).
 
 Analysis (:func:`analyze`), from the recording only: every ``/inspection/result`` is joined to
 the cell's ``/inspection/ground_truth`` by header stamp; the truth (not the node's claims)
@@ -39,7 +41,10 @@ import matplotlib
 import numpy as np
 import yaml
 
-from dg_bringup.scenarios.recording import read_topics, topic_counts
+from dg_bringup.scenarios.recording import Recorded, read_recording, topic_counts
+from dg_common.sensor_conv import image_from_msg
+from dg_common.sim_time import stamp_to_ns
+from dg_interfaces.msg import MissionProgress
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - backend first
@@ -70,19 +75,35 @@ def _share(*parts: str) -> Path:
     return Path(get_package_share_directory("dg_bringup")).joinpath(*parts)
 
 
-def cell_parameters(path: Path, overrides: dict[str, str] | None = None) -> dict[str, Any]:
-    """Read the cell's parameters from its params file, with launch argument overrides.
+def cell_parameters(launch_file: Path, launch_args: dict[str, str]) -> dict[str, Any]:
+    """The parameters ``launch_file`` gives the ``inspection_cell`` node with ``launch_args``.
 
-    Any node key (``/**`` or a name) counts; overrides are strings parsed as YAML scalars,
-    as ROS does, and only keys the file has are taken.
+    The launch file is evaluated as ``dg launch`` does (nothing starts) and the node's params
+    files are read in their order (later wins): the cell's params file, then what the launch
+    sets from its arguments (``n_parts``, ``seed``, ``wait_for``). Parameters in neither
+    take the node's defaults (those of :class:`dg_sim.inspection.cell.CellConfig`).
+
+    Raises:
+        ValueError: the launch file starts no ``inspection_cell`` node.
+
     """
-    data = yaml.safe_load(path.read_text()) or {}
+    import os
+    import tempfile
+
+    from dg_bringup.launch_runner.evaluator import load_launch
+
     params: dict[str, Any] = {}
-    for entry in data.values():
-        params.update((entry or {}).get("ros__parameters", {}))
-    for key, value in (overrides or {}).items():
-        if key in params:
-            params[key] = yaml.safe_load(value) if isinstance(value, str) else value
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = load_launch(launch_file, launch_args, environ=os.environ,
+                            params_dir=Path(tmp), warn=lambda _: None)
+        cells = [s for s in specs if s.label == "inspection_cell"]
+        if not cells:
+            raise ValueError(f"{launch_file} starts no inspection_cell node with {launch_args}")
+        cmd = cells[0].cmd
+        for flag, value in zip(cmd, cmd[1:], strict=False):
+            if flag == "--params-file":
+                for entry in (yaml.safe_load(Path(value).read_text()) or {}).values():
+                    params.update((entry or {}).get("ros__parameters", {}))
     return params
 
 
@@ -149,7 +170,9 @@ def teach(out_dir: Path, cell_params: dict[str, Any], recipe_template: Path, *,
             f"model on {len(crops)} crops ...")
         t1 = time.perf_counter()
         model = fit_patchcore(crops, seed=0, coreset_ratio=CORESET_RATIO)
-        path = model.save(tdir / Path(anomaly[0]["model"]).name)
+        path = model.save(tdir / Path(anomaly[0].get("model") or "anomaly.dgpc").name)
+        for step in anomaly:           # relative to the recipe's folder
+            step["model"] = path.relative_to(out_dir).as_posix()
         out.update(anomaly_model_file=str(path), anomaly_threshold=float(model.threshold),
                    teach_render_s=round(t_render, 2),
                    teach_fit_s=round(time.perf_counter() - t1, 2), teach_boards=n_good)
@@ -171,13 +194,14 @@ def teach(out_dir: Path, cell_params: dict[str, Any], recipe_template: Path, *,
 def prepare(run_dir: Path, launch_args: dict[str, str]) -> dict[str, str]:
     """Set up ``dg demo inspection``: teach the line into the run folder.
 
-    Returns the launch arguments to add (the user's own ``recipe_file`` or
-    ``anomaly_model_file`` win).
+    The cell's parameters are those demo_inspection.launch.xml gives the cell node with
+    ``launch_args``. Returns the launch arguments to add (the user's own ``recipe_file`` or
+    ``anomaly_model_file`` win; with ``recipe_file`` nothing is taught).
     """
     if "recipe_file" in launch_args:
         return {}
-    cell_file = Path(launch_args.get("cell_file") or _share("config", "inspection_cell.yaml"))
-    params = cell_parameters(cell_file, launch_args)
+    params = cell_parameters(_share("launch", "demo_inspection.launch.xml"),
+                             {"run_dir": str(run_dir), **launch_args})
     info = teach(run_dir, params, _share("config", "inspection_recipe.yaml"))
     args = {"recipe_file": info["recipe_file"]}
     if "anomaly_model_file" in info and "anomaly_model_file" not in launch_args:
@@ -187,43 +211,29 @@ def prepare(run_dir: Path, launch_args: dict[str, str]) -> dict[str, str]:
 
 # --- analysis -------------------------------------------------------------------------------
 
-def _publish_times(mcap: Path) -> dict[tuple[str, int], float]:
-    """Wall times [s] of sending, keyed by (topic, part stamp [ns]).
-
-    For the cell's ground truth (sent just before the part's sensor data) and the inspection
-    node's results.
-    """
-    from mcap_ros2.reader import read_ros2_messages
-
-    out: dict[tuple[str, int], float] = {}
-    for m in read_ros2_messages(str(mcap), topics=[f"{NS}/ground_truth", f"{NS}/result"]):
-        topic = m.channel.topic
-        stamp = (int(json.loads(m.ros_msg.data)["stamp_ns"]) if topic.endswith("ground_truth")
-                 else _stamp_ns(m.ros_msg))
-        out.setdefault((topic, stamp), m.publish_time_ns * 1e-9)
-    return out
-
-
 def _stamp_ns(msg: Any) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+    return stamp_to_ns(msg.header.stamp)
 
 
 def analyze(run_dir: Path) -> dict[str, Any]:
     """Score the run from ``recording.mcap`` (see the module docstring)."""
     mcap = run_dir / "recording.mcap"
-    msgs = read_topics(mcap, [f"{NS}/ground_truth", f"{NS}/result", f"{NS}/progress"])
-    truth: dict[int, dict[str, Any]] = {}
-    for _, m in msgs.get(f"{NS}/ground_truth", []):
-        gt = json.loads(m.data)
-        truth[int(gt["stamp_ns"])] = gt
-    results: dict[int, Any] = {}
-    for _, r in msgs.get(f"{NS}/result", []):
-        results.setdefault(_stamp_ns(r), r)
-    sent = _publish_times(mcap)
+    # One pass over the recording; annotated images stay serialised until an example needs one.
+    msgs = read_recording(mcap, [f"{NS}/{t}" for t in ("ground_truth", "result", "progress",
+                                                       "detections", "annotated")],
+                          lazy=[f"{NS}/annotated"])
+    # Part stamp [ns] -> (message, wall time [s] of sending). Latency: from the cell sending
+    # the part (ground truth first, just before its sensor data) to the node's verdict.
+    truth: dict[int, tuple[dict[str, Any], float]] = {}
+    for rec in msgs.get(f"{NS}/ground_truth", []):
+        gt = json.loads(rec.msg.data)
+        truth.setdefault(int(gt["stamp_ns"]), (gt, rec.publish_time_ns * 1e-9))
+    results: dict[int, tuple[Any, float]] = {}
+    for rec in msgs.get(f"{NS}/result", []):
+        results.setdefault(_stamp_ns(rec.msg), (rec.msg, rec.publish_time_ns * 1e-9))
     rows = []
-    for stamp, gt in sorted(truth.items()):
-        res = results.get(stamp)
-        t_gt, t_res = sent.get((f"{NS}/ground_truth", stamp)), sent.get((f"{NS}/result", stamp))
+    for stamp, (gt, t_gt) in sorted(truth.items()):
+        res, t_res = results.get(stamp, (None, None))
         rows.append({"stamp_ns": stamp, "gt": gt, "result": res,
                      "latency_s": (t_res - t_gt) if res is not None and t_gt and t_res
                      else None})
@@ -251,10 +261,10 @@ def analyze(run_dir: Path) -> dict[str, Any]:
     spc_metrics = _spc(run_dir, inspected)
     proc = np.array([r["result"].processing_time_s for r in inspected], float)
     lat = np.array([r["latency_s"] for r in inspected], float)
-    progress = msgs.get(f"{NS}/progress", [])
-    done = any(m.state == 3 for _, m in progress)   # MissionProgress.STATE_SUCCEEDED
-    examples = _examples(run_dir, mcap, rows)
-    located, surface = _localisation(mcap, rows)
+    done = any(rec.msg.state == MissionProgress.STATE_SUCCEEDED
+               for rec in msgs.get(f"{NS}/progress", []))
+    examples = _examples(run_dir, msgs.get(f"{NS}/annotated", []), rows)
+    located, surface = _localisation(msgs.get(f"{NS}/detections", []), rows)
     accuracy = (tp + tn) / len(inspected) if inspected else math.nan
     metrics: dict[str, Any] = {
         "succeeded": bool(done and rows and len(inspected) == len(rows)
@@ -324,7 +334,8 @@ def _spc(run_dir: Path, inspected: list[dict[str, Any]]) -> dict[str, Any]:
         table.add_measurements(r["result"].measurements)
     table.to_csv(run_dir / "spc.csv")
     (run_dir / "spc.md").write_text(table.to_markdown() + "\n")
-    # Measured vs true (as-made) dimensions, on boards without a defect that changes them.
+    # Measured vs true (as-made) dimensions on every inspected board that has the
+    # measurement; the truth carries a wrong drill's diameter, so wrong_hole_size counts too.
     errors: dict[str, list[float]] = {"board_width": [], "board_height": [], "hole": []}
     for r in inspected:
         board = r["gt"]["board"]
@@ -345,10 +356,11 @@ def _spc(run_dir: Path, inspected: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _localisation(mcap: Path, rows: list[dict[str, Any]]) -> tuple[int, int]:
+def _localisation(detections: list[Recorded], rows: list[dict[str, Any]]) -> tuple[int, int]:
     """Count true scratches/stains and those an 'anomaly' detection box overlaps."""
     boxes: dict[int, list[tuple[float, float, float, float]]] = {}
-    for _, arr in read_topics(mcap, [f"{NS}/detections"]).get(f"{NS}/detections", []):
+    for rec in detections:
+        arr = rec.msg
         for d in arr.detections:
             if d.results and d.results[0].hypothesis.class_id == "anomaly":
                 c, w, h = d.bbox.center.position, d.bbox.size_x, d.bbox.size_y
@@ -393,8 +405,11 @@ def _plot_confusion(path: Path, confusion: dict[str, Any]) -> None:
     plt.close(fig)
 
 
-def _examples(run_dir: Path, mcap: Path, rows: list[dict[str, Any]]) -> int:
-    """Save a few annotated images per outcome with the true defects boxed in white."""
+def _examples(run_dir: Path, annotated: list[Recorded], rows: list[dict[str, Any]]) -> int:
+    """Save a few annotated images per outcome with the true defects boxed in white.
+
+    Only the wanted images are decoded (their stamps are read from the serialised header).
+    """
     import cv2
 
     want: dict[int, str] = {}
@@ -420,15 +435,12 @@ def _examples(run_dir: Path, mcap: Path, rows: list[dict[str, Any]]) -> int:
     out_dir.mkdir(exist_ok=True)
     by_stamp = {r["stamp_ns"]: r for r in rows}
     saved = 0
-    for _, img in read_topics(mcap, [f"{NS}/annotated"]).get(f"{NS}/annotated", []):
-        stamp = _stamp_ns(img)
+    for rec in annotated:
+        stamp = rec.stamp_ns
         if stamp not in want:
             continue
-        ch = 3 if img.encoding in ("bgr8", "rgb8") else 1
-        arr = np.frombuffer(bytes(img.data), np.uint8).reshape(img.height, img.step)
-        arr = arr[:, :img.width * ch].reshape(img.height, img.width, ch).copy()
-        if img.encoding == "rgb8":
-            arr = arr[:, :, ::-1].copy()
+        img = rec.msg
+        arr = image_from_msg(img)           # BGR (or grey), writable
         gt = by_stamp[stamp]["gt"]
         for d in gt["defects"]:
             if "bbox_px" in d:
@@ -447,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ``python -m dg_bringup.scenarios.inspection teach OUT_DIR [name:=value ...]`` writes the
     golden image, CAD mesh, anomaly model and recipe into OUT_DIR, for
-    ``launch/inspection.launch.xml recipe_file:=OUT_DIR/recipe.yaml``.
+    ``launch/inspection.launch.xml recipe_file:=OUT_DIR/recipe.yaml [name:=value ...]``
+    (the cell's parameters are resolved from that launch file with the same arguments).
     """
     import sys
 
@@ -456,10 +469,13 @@ def main(argv: list[str] | None = None) -> int:
         print(main.__doc__)
         return 2
     overrides = dict(a.split(":=", 1) for a in argv[2:] if ":=" in a)
-    out = Path(argv[1])
+    out = Path(argv[1]).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    args = prepare(out, overrides)
-    print(json.dumps(args, indent=2))
+    params = cell_parameters(_share("launch", "inspection.launch.xml"),
+                             {**overrides, "sim": "embedded",
+                              "recipe_file": str(out / "recipe.yaml")})
+    info = teach(out, params, _share("config", "inspection_recipe.yaml"))
+    print(json.dumps({"recipe_file": info["recipe_file"]}, indent=2))
     return 0
 
 

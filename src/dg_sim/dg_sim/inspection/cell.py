@@ -37,6 +37,9 @@ from dg_sim.inspection.parts import (
 
 #: Every defect type the cell can produce.
 DEFECT_TYPES = BOARD_DEFECTS + PART_DEFECTS
+#: Prefix of the serial numbers printed in the boards' DataMatrix codes (the 14x14 code holds
+#: 10 characters: prefix + 6 digits).
+SERIAL_PREFIX = "DG-"
 #: Stream offset of the teach boards (far from any part index of a run).
 _TEACH_STREAM = 1 << 40
 
@@ -68,7 +71,6 @@ class CellConfig:
     depth_standoff_mm: float = 150.0
     part_shift_mm: float = 1.5
     part_yaw_deg: float = 4.0
-    serial_prefix: str = "DG-"
 
     def __post_init__(self) -> None:
         """Reject values no cell could run with (ValueError naming the field)."""
@@ -87,9 +89,6 @@ class CellConfig:
             v = getattr(self, f)
             if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{f} must be >= 0, got {v}")
-        if len(self.serial_prefix) > 3:
-            raise ValueError("serial_prefix: at most 3 characters (the 14x14 DataMatrix "
-                             "holds 10)")
         # Constructing the models validates their fields.
         self.camera()
         self.render_settings()
@@ -182,7 +181,7 @@ class InspectionCell:
 
     def serial(self, index: int) -> str:
         """Serial number printed in the board's DataMatrix code."""
-        return f"{self.config.serial_prefix}{index % 1_000_000:06d}"
+        return f"{SERIAL_PREFIX}{index % 1_000_000:06d}"
 
     def choose_defects(self, rng: np.random.Generator) -> list[str]:
         """Defect types of one part (empty for a good part)."""

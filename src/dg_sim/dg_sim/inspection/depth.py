@@ -89,7 +89,11 @@ class DepthSensor:
         ys = (np.arange(int(round(m.field_y_mm / m.pitch_mm)) + 1) * m.pitch_mm
               - m.field_y_mm / 2)
         gx, gy = np.meshgrid(xs, ys)
-        self._grid = np.column_stack([gx.ravel(), gy.ravel()])
+        # Unit ray directions [conveyor frame] from the optical centre through the belt grid.
+        d = np.column_stack([gx.ravel(), gy.ravel(), np.full(gx.size, -m.standoff_mm)])
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        d.flags.writeable = False
+        self._dirs = d
 
     def scan(self, pose: PartPose, rng: np.random.Generator,
              defects: Sequence[SurfaceDefect] = ()) -> np.ndarray:
@@ -97,9 +101,8 @@ class DepthSensor:
         m = self.model
         c, s = math.cos(math.radians(pose.yaw_deg)), math.sin(math.radians(pose.yaw_deg))
         rot = np.array([[c, -s], [s, c]])
-        # Rays from the optical centre through the belt grid, expressed in the CAD frame.
-        d = np.column_stack([self._grid, np.full(len(self._grid), -m.standoff_mm)])
-        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        # The rays expressed in the CAD frame.
+        d = self._dirs
         o_cad = np.array([*((np.zeros(2) - [pose.x_mm, pose.y_mm]) @ rot), m.standoff_mm])
         d_cad = np.column_stack([d[:, :2] @ rot, d[:, 2]])
         rays = np.empty((len(d), 6), np.float32)

@@ -30,8 +30,9 @@ mounting hole drilled 15-25 % over or under size).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -85,11 +86,6 @@ class CameraModel:
             raise ValueError(f"mm_per_px must be in [0.001, 10], got {self.mm_per_px}")
         if not (math.isfinite(self.focal_length_px) and self.focal_length_px > 0.0):
             raise ValueError(f"focal_length_px must be > 0, got {self.focal_length_px}")
-
-    @property
-    def working_distance_mm(self) -> float:
-        """Distance [mm] from the optical centre to the belt plane."""
-        return self.mm_per_px * self.focal_length_px
 
     def k_matrix(self) -> np.ndarray:
         """3x3 intrinsic matrix (principal point at the image centre, no distortion)."""
@@ -411,16 +407,14 @@ def as_made(design: BoardDesign, rng: np.random.Generator, sigma_mm: float) -> B
                    height_mm=design.height_mm + rng.normal(0.0, sigma_mm), holes=holes)
 
 
-def random_board_defects(kinds: Sequence[str], n: int, rng: np.random.Generator
-                         ) -> list[dict[str, Any]]:
-    """``n`` defect specifications drawn from ``kinds`` (no kind twice when avoidable)."""
-    unknown = [k for k in kinds if k not in BOARD_DEFECTS]
-    if unknown:
-        raise ValueError(f"unknown board defect types {unknown}; known: {BOARD_DEFECTS}")
-    if n <= 0 or not kinds:
-        return []
-    picks = rng.choice(len(kinds), size=n, replace=n > len(kinds))
-    return [{"type": kinds[int(i)]} for i in picks]
+@lru_cache(maxsize=4)
+def _radius_sq(width_px: int, height_px: int) -> np.ndarray:
+    """Squared distance from the image centre over the corner's, per pixel (read-only)."""
+    yy, xx = np.mgrid[0:height_px, 0:width_px].astype(np.float32)
+    rr = ((xx - width_px / 2) ** 2 + (yy - height_px / 2) ** 2) / (
+        (width_px / 2) ** 2 + (height_px / 2) ** 2)
+    rr.flags.writeable = False
+    return rr
 
 
 def render_board(design: BoardDesign, camera: CameraModel, rng: np.random.Generator, *,
@@ -516,9 +510,7 @@ def render_board(design: BoardDesign, camera: CameraModel, rng: np.random.Genera
     out = pm + (1.0 - cover)[..., None] * belt
 
     # Camera: illumination gain field, optical blur, sensor noise.
-    yy, xx = np.mgrid[0:camera.height_px, 0:camera.width_px].astype(np.float32)
-    rr = ((xx - camera.width_px / 2) ** 2 + (yy - camera.height_px / 2) ** 2) / (
-        (camera.width_px / 2) ** 2 + (camera.height_px / 2) ** 2)
+    rr = _radius_sq(camera.width_px, camera.height_px)
     gain = (1.0 + settings.illumination / 2) - settings.illumination * rr
     gain *= float(rng.normal(1.0, 0.01))
     out *= gain[..., None]
@@ -624,14 +616,31 @@ def _bounds(rects: Sequence[Rect]) -> Rect:
     return Rect((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
 
 
-def _free_points(made: BoardDesign, rng: np.random.Generator, margin_mm: float = 2.5):
-    """Endless random points on bare solder mask, ``margin_mm`` from the edges and parts."""
+#: Random draws allowed per free point before a board is declared too crowded for defects.
+_FREE_POINT_TRIES = 10_000
+
+
+def _free_points(made: BoardDesign, rng: np.random.Generator, margin_mm: float = 2.5
+                 ) -> Iterator[tuple[float, float]]:
+    """Random points on bare solder mask, ``margin_mm`` from the edges and parts.
+
+    Raises:
+        ValueError: no free point in :data:`_FREE_POINT_TRIES` draws (the design leaves no
+            bare mask for a scratch or stain).
+
+    """
     keep = made.keep_out()
     while True:
-        x = rng.uniform(margin_mm, made.width_mm - margin_mm)
-        y = rng.uniform(margin_mm, made.height_mm - margin_mm)
-        if all(abs(x - r.cx) > r.w / 2 + 0.8 or abs(y - r.cy) > r.h / 2 + 0.8 for r in keep):
-            yield x, y
+        for _ in range(_FREE_POINT_TRIES):
+            x = rng.uniform(margin_mm, made.width_mm - margin_mm)
+            y = rng.uniform(margin_mm, made.height_mm - margin_mm)
+            if all(abs(x - r.cx) > r.w / 2 + 0.8 or abs(y - r.cy) > r.h / 2 + 0.8
+                   for r in keep):
+                yield x, y
+                break
+        else:
+            raise ValueError(f"board {made.name}: no bare solder mask {margin_mm} mm from the "
+                             f"edges and parts in {_FREE_POINT_TRIES} random draws")
 
 
 def _scratch(cv: _Canvas, board: np.ndarray, rng: np.random.Generator,

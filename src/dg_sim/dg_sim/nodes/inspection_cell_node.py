@@ -34,54 +34,52 @@ parts (0 = run forever), which ends a demo through the demo monitor.
 
 from __future__ import annotations
 
-import array
 import json
 import time
 from typing import Any
 
 import numpy as np
 from rclpy.qos import QoSProfile
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import String
 
 from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
-from dg_common.qos import STATE_QOS
+from dg_common.param_schema import ParameterError
+from dg_common.param_schema import read_only_param as _p
+from dg_common.qos import BRIDGE_PUB_QOS, STATE_QOS
+from dg_common.sensor_conv import camera_info_msg, image_to_msg, xyz_to_cloud
+from dg_common.sim_time import s_to_stamp, stamp_to_ns
 from dg_interfaces.msg import InspectionResult, MissionProgress
 from dg_sim.inspection.cell import DEFECT_TYPES, CellConfig, CellPart, InspectionCell
 
-#: ros_gz_bridge's publisher QoS (KeepLast(10), reliable, volatile).
-BRIDGE_PUB_QOS = QoSProfile(depth=10)
 #: Period [s of the ROS clock] at which the node checks whether the next part is due.
 TICK_S = 0.05
+#: The node's outputs that ``wait_for`` may name.
+OUTPUT_TOPICS = ("image_raw", "camera_info", "points", "ground_truth")
 _F = "float"
 
-
-def _p(name: str, kind: str, desc: str, default: Any, lo: float | None = None,
-       hi: float | None = None, **kw: Any) -> ParamSpec:
-    return ParamSpec(name, kind, desc, default=default, min=lo, max=hi, read_only=True, **kw)
-
-
+# Defaults: the line's own here; what the cell produces from CellConfig (one source). The
+# launch files set n_parts, seed and wait_for; config/inspection_cell.yaml the rest.
 _D = CellConfig()
 SCHEMA = (
-    _p("n_parts", "int", "parts to present, then report SUCCEEDED (0: run forever)", 20, 0,
+    _p("n_parts", "int", "parts to present, then report SUCCEEDED (0: run forever)", 0, 0,
        10_000_000),
-    _p("part_period_s", _F, "shortest time between two parts [s, sim time]", 2.0, 0.01,
+    _p("part_period_s", _F, "shortest time between two parts [s, sim time]", 1.0, 0.01,
        3600.0),
-    _p("start_delay_s", _F, "wait after the line is ready before the first part [s]", 1.0,
+    _p("start_delay_s", _F, "wait after the line is ready before the first part [s]", 2.0,
        0.0, 3600.0),
     _p("result_topic", "str", "InspectionResult topic of the line handshake ('' = free "
        "running)", "result"),
     _p("result_timeout_s", _F, "give up waiting for a part's result after this long [s]",
        30.0, 0.01, 3600.0),
     _p("finish_delay_s", _F, "after the last part, wait this long before SUCCEEDED (lets "
-       "recorders take the last verdict) [s]", 1.0, 0.0, 3600.0),
+       "recorders take the last verdict) [s]", 2.0, 0.0, 3600.0),
     _p("max_consecutive_timeouts", "int", "stop the line (FAILED) after this many parts in a "
        "row without a result (0: never)", 3, 0, 1_000_000),
-    ParamSpec("wait_for", "str[]", "output topics (relative names) that need a subscriber "
-              "before the first part", default=["image_raw"], read_only=True),
+    _p("wait_for", "str[]", "output topics (relative names) that need a subscriber before "
+       "the first part", ["image_raw", "camera_info", "points"], choices=OUTPUT_TOPICS),
     _p("encoding", "str", "image encoding", "bgr8", choices=("bgr8", "mono8")),
     _p("publish_points", "bool", "publish the 3D camera's cloud on 'points'", True),
     _p("camera_frame_id", "str", "frame of image_raw / camera_info",
@@ -93,8 +91,8 @@ SCHEMA = (
        2**31 - 1),
     _p("defect_probability", _F, "probability that a part is defective", _D.defect_probability,
        0.0, 1.0),
-    ParamSpec("defect_types", "str[]", f"defect types to draw from ({', '.join(DEFECT_TYPES)})",
-              default=list(DEFECT_TYPES), read_only=True),
+    _p("defect_types", "str[]", "defect types to draw from", list(_D.defect_types),
+       choices=DEFECT_TYPES),
     _p("second_defect_probability", _F, "probability that a defective part has two defects",
        _D.second_defect_probability, 0.0, 1.0),
     _p("image_width_px", "int", "camera width [px]", _D.image_width_px, 16, 8192),
@@ -131,44 +129,12 @@ SCHEMA = (
 
 def image_msg(img: np.ndarray, encoding: str) -> Image:
     """``sensor_msgs/Image`` of a uint8 BGR image, converted to ``encoding``."""
-    if encoding == "mono8" and img.ndim == 3:
-        import cv2
-
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    msg = Image()
-    msg.height, msg.width = int(img.shape[0]), int(img.shape[1])
-    msg.encoding = encoding
-    msg.is_bigendian = 0
-    msg.step = int(img.shape[1] * (3 if img.ndim == 3 else 1))
-    msg.data = array.array("B", np.ascontiguousarray(img).tobytes())
-    return msg
+    return image_to_msg(img, encoding=encoding)
 
 
 def cloud_msg(points_m: np.ndarray) -> PointCloud2:
     """``sensor_msgs/PointCloud2`` of (N, 3) points [m]: x, y, z float32, unorganised."""
-    pts = np.ascontiguousarray(points_m, dtype=np.float32)
-    msg = PointCloud2()
-    msg.height, msg.width = 1, int(len(pts))
-    msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
-                  for i, n in enumerate("xyz")]
-    msg.is_bigendian = False
-    msg.point_step = 12
-    msg.row_step = 12 * msg.width
-    msg.is_dense = True
-    msg.data = array.array("B", pts.tobytes())
-    return msg
-
-
-def camera_info_msg(k: np.ndarray, width: int, height: int) -> CameraInfo:
-    """``sensor_msgs/CameraInfo`` of an undistorted pinhole camera."""
-    msg = CameraInfo()
-    msg.width, msg.height = width, height
-    msg.distortion_model = "plumb_bob"
-    msg.d = [0.0] * 5
-    msg.k = [float(v) for v in k.ravel()]
-    msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    msg.p = [k[0, 0], 0.0, k[0, 2], 0.0, 0.0, k[1, 1], k[1, 2], 0.0, 0.0, 0.0, 1.0, 0.0]
-    return msg
+    return xyz_to_cloud(points_m)
 
 
 class InspectionCellNode(DgNode):
@@ -187,10 +153,9 @@ class InspectionCellNode(DgNode):
             self.cell = InspectionCell(CellConfig.from_params(p.as_dict()))
         except ValueError as exc:
             raise ParameterError(str(exc)) from None
-        unknown = set(p.wait_for) - {"image_raw", "camera_info", "points", "ground_truth"}
-        if unknown:
-            raise ParameterError(f"parameter 'wait_for': unknown topics {sorted(unknown)} "
-                                 "(image_raw, camera_info, points, ground_truth)")
+        if "points" in p.wait_for and not p.publish_points:
+            raise ParameterError("parameter 'wait_for' names 'points' but publish_points is "
+                                 "false: the line would never start (drop it from wait_for)")
         q = BRIDGE_PUB_QOS
         self._pubs = {"image_raw": self.create_publisher(Image, "image_raw", q),
                       "camera_info": self.create_publisher(CameraInfo, "camera_info", q),
@@ -219,7 +184,6 @@ class InspectionCellNode(DgNode):
         self._agree = 0
         self._finished = False
         self._finish_at_s: float | None = None
-        self._last_wait_log = 0.0
         for key, value in (("parts_presented", 0), ("parts_inspected", 0), ("timeouts", 0),
                            ("render_ms", "")):
             self.diagnostics.set_value(key, value)
@@ -245,9 +209,7 @@ class InspectionCellNode(DgNode):
         if self._started_s is None:
             missing = self._ready()
             if missing:
-                if time.monotonic() - self._last_wait_log > 5.0:
-                    self._last_wait_log = time.monotonic()
-                    self.get_logger().info(f"waiting for {missing}")
+                self.get_logger().info(f"waiting for {missing}", throttle_duration_sec=5.0)
                 return
             self._started_s = now
             self._due_s = now + p.start_delay_s
@@ -286,9 +248,8 @@ class InspectionCellNode(DgNode):
         t0 = time.perf_counter()
         part = self.cell.part(self._next)
         render_ms = 1e3 * (time.perf_counter() - t0)
-        stamp_ns = round(now_s * 1e9)
-        stamp = self.get_clock().now().to_msg()
-        stamp.sec, stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        stamp = s_to_stamp(now_s)
+        stamp_ns = stamp_to_ns(stamp)
         img = image_msg(part.image, p.encoding)
         img.header.stamp = stamp
         img.header.frame_id = p.camera_frame_id
@@ -318,8 +279,7 @@ class InspectionCellNode(DgNode):
         if self._pending is None:
             return
         stamp_ns, _, part = self._pending
-        got = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        if got != stamp_ns:
+        if stamp_to_ns(msg.header.stamp) != stamp_ns:
             return           # a late result of a timed-out part, or another station's
         self._inspected += 1
         self._in_a_row = 0
