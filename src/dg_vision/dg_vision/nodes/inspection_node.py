@@ -7,8 +7,8 @@ Topics (relative names; launch files put the node in namespace ``/inspection``):
   cv_bridge in pip mode). Rejected, with a reason on ``/diagnostics`` and a throttled
   warning, when empty, truncated or inconsistent (``len(data) != step * height``,
   ``step < width * bytes per pixel``), in another encoding, larger than
-  ``max_image_pixels``, or stamped older than ``max_input_age_s``, in the future or not at
-  all (reason ``stale``).
+  ``max_image_pixels``, or stamped more than ``max_input_age_s`` in the past or future or not
+  at all (reason ``stale``).
 * ``camera_info`` (sensor_msgs/CameraInfo, sub, like ``image_raw``), only when the recipe
   measures in mm through ``units.working_distance_mm`` (it gives the focal length): paired
   with ``image_raw`` by ``header.stamp`` (exact, or within ``sync_slop_s``). Rejected when K
@@ -107,7 +107,7 @@ SCHEMA = (
     ParamSpec("max_invalid_fraction", _F, "organised clouds: most NaN/Inf points dropped "
               "before the cloud is rejected", default=0.5, min=0.0, max=1.0, read_only=True),
     ParamSpec("max_input_age_s", _F, "reject inputs stamped older than this when they "
-              "arrive [s] (also unset stamps and stamps in the future)", default=5.0,
+              "arrive, or this far in the future, or unset [s]", default=5.0,
               min=0.01, max=3600.0, read_only=True),
     ParamSpec("input_timeout_s", _F, "an input is stale (WARN) after this long without a "
               "message [s]", default=10.0, min=0.1, max=1.0e6, read_only=True),
@@ -183,9 +183,11 @@ class InspectionNode(DgNode):
             self._reject(topic, "no_recipe", f"no usable recipe ({self.recipe_error})")
             return False
         if rejection is None:
-            now = self.now_s()
+            now, limit = self.now_s(), self.params.max_input_age_s
+            # Future stamps get the same limit: while a frame is processed (up to a second)
+            # this node's sim clock lags the sender's, and the next frame is "early" here.
             rejection = first_rejection((("stale", lambda: require_fresh(
-                topic, stamp_to_s(header.stamp), now, self.params.max_input_age_s)),))
+                topic, stamp_to_s(header.stamp), now, limit, max_future_s=limit)),))
         if rejection is not None:
             self._reject(topic, *rejection)
             return False
