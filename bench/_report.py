@@ -22,6 +22,7 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,25 @@ def parse_args(description: str) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--json", default=None, help="write the result JSON here")
     return ap.parse_args()
+
+
+def bench_parser(doc: str, name: str) -> argparse.ArgumentParser:
+    """A benchmark's command line: ``--json OUT`` (default bench/results/<name>.json)."""
+    ap = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    ap.add_argument("--json", type=Path, default=Path("bench/results") / f"{name}.json",
+                    help="write the result JSON here")
+    return ap
+
+
+def run_bench(name: str, body: Callable[[Report, argparse.Namespace], None],
+              args: argparse.Namespace) -> int:
+    """Run ``body(report, args)`` and write the JSON; 0 even when a goal fails.
+
+    A benchmark that cannot run reports why in the JSON (``error``).
+    """
+    report = Report(name)
+    try:
+        body(report, args)
+    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
+        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
+    return report.finish(args.json)

@@ -47,7 +47,7 @@ import numpy as np
 import skimage.data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Report  # noqa: E402
+from _report import Report, bench_parser, run_bench  # noqa: E402
 
 from dg_vision.anomaly.patchcore import DEFAULT_STAGES, fit_patchcore  # noqa: E402
 
@@ -232,21 +232,14 @@ def run_texture(name: str, seed: int, coreset: float, image_size: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print a table, write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
+    """Run the benchmark (see the module docstring)."""
+    parser = bench_parser(__doc__, NAME)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--coreset", type=float, default=0.1)
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--textures", nargs="+", default=list(TEXTURES))
     parser.add_argument("--stages", type=int, nargs="+", default=list(DEFAULT_STAGES))
-    args = parser.parse_args(argv)
-    report = Report(NAME)
-    try:
-        _run(report, args)
-    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
-        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
-    return report.finish(args.json)
+    return run_bench(NAME, _run, parser.parse_args(argv))
 
 
 def _run(report: Report, args: argparse.Namespace) -> None:

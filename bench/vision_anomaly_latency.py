@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vision_anomaly  # noqa: E402
-from _report import Report  # noqa: E402
+from _report import Report, bench_parser, run_bench  # noqa: E402
 
 from dg_vision.anomaly.patchcore import PatchCoreModel, fit_patchcore  # noqa: E402
 
@@ -60,18 +60,11 @@ def stage_times(model: PatchCoreModel, img: np.ndarray) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print a table, write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
+    """Run the benchmark (see the module docstring)."""
+    parser = bench_parser(__doc__, NAME)
     parser.add_argument("--coreset", type=float, default=0.1)
     parser.add_argument("--texture", default="brick")
-    args = parser.parse_args(argv)
-    report = Report(NAME)
-    try:
-        _run(report, args)
-    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
-        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
-    return report.finish(args.json)
+    return run_bench(NAME, _run, parser.parse_args(argv))
 
 
 def _run(report: Report, args: argparse.Namespace) -> None:

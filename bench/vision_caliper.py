@@ -34,7 +34,7 @@ import numpy as np
 from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Report  # noqa: E402
+from _report import Report, bench_parser, run_bench  # noqa: E402
 
 from dg_vision.metrology.caliper import measure_edges, measure_pairs  # noqa: E402
 
@@ -113,17 +113,10 @@ def _rms(v: list[float]) -> float:
     return float(np.sqrt(np.mean(np.square(v)))) if v else math.nan
 
 
-def main() -> int:
-    """Run the benchmark, print a table, write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
-    args = parser.parse_args()
-    report = Report(NAME)
-    try:
-        _run(report, args)
-    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
-        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
-    return report.finish(args.json)
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (see the module docstring)."""
+    parser = bench_parser(__doc__, NAME)
+    return run_bench(NAME, _run, parser.parse_args(argv))
 
 
 def _run(report: Report, args: argparse.Namespace) -> None:

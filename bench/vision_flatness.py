@@ -39,7 +39,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Report  # noqa: E402
+from _report import Report, bench_parser, run_bench  # noqa: E402
 
 from dg_vision.inspect3d.features import flatness, hole, step_height  # noqa: E402
 
@@ -160,20 +160,13 @@ def hole_case(i: int) -> dict:
             "kasa_center_error_mm": float(np.linalg.norm(kc - c)), "cpu_ms": 1e3 * cpu}
 
 
-def main() -> int:
-    """Run the benchmark; the JSON is written (and 0 returned) even when a goal fails."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
-    args = parser.parse_args()
-    report = Report(NAME)
-    try:
-        _run(report)
-    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
-        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
-    return report.finish(args.json)
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (see the module docstring)."""
+    parser = bench_parser(__doc__, NAME)
+    return run_bench(NAME, _run, parser.parse_args(argv))
 
 
-def _run(report: Report) -> None:
+def _run(report: Report, args: argparse.Namespace) -> None:
     """Run the three sets, print the per-plate table, fill the report."""
     flats = [flat_case(i) for i in range(N_PLATES)]
     steps = [step_case(i) for i in range(N_PLATES)]

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Report  # noqa: E402
+from _report import Report, bench_parser, run_bench  # noqa: E402
 from _vision3d import full_scan, move, pose_error, small_pose  # noqa: E402
 
 from dg_vision.inspect3d.cad import example_part  # noqa: E402
@@ -64,20 +64,13 @@ def open3d_icp(scan: np.ndarray, target) -> tuple[np.ndarray, float, float]:
     return np.asarray(res.transformation), time.process_time() - c0, time.perf_counter() - w0
 
 
-def main() -> int:
-    """Run the benchmark; the JSON is written (and 0 returned) even when a goal fails."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
-    args = parser.parse_args()
-    report = Report(NAME)
-    try:
-        _run(report)
-    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
-        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
-    return report.finish(args.json)
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (see the module docstring)."""
+    parser = bench_parser(__doc__, NAME)
+    return run_bench(NAME, _run, parser.parse_args(argv))
 
 
-def _run(report: Report) -> None:
+def _run(report: Report, args: argparse.Namespace) -> None:
     """Run the trials, print the per-trial table, fill the report."""
     import open3d as o3d
 

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Report  # noqa: E402
+from _report import Report, bench_parser, run_bench  # noqa: E402
 
 from dg_vision.metrology.matching import ShapeModel  # noqa: E402
 
@@ -175,19 +175,12 @@ def render(cx: float, cy: float, angle_deg: float, scale: float, rng: np.random.
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def main() -> int:
-    """Run the benchmark, print a table, write the JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (see the module docstring)."""
+    parser = bench_parser(__doc__, NAME)
     parser.add_argument("--scenes", type=int, default=N_SCENES)
     parser.add_argument("--hard", type=int, default=N_HARD)
-    args = parser.parse_args()
-    report = Report(NAME)
-    try:
-        _run(report, args)
-    except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run reports why
-        return report.finish(args.json, error=f"{type(exc).__name__}: {exc}")
-    return report.finish(args.json)
+    return run_bench(NAME, _run, parser.parse_args(argv))
 
 
 def _run(report: Report, args: argparse.Namespace) -> None:
