@@ -72,13 +72,24 @@ class Report:
         self._t0 = time.monotonic()
 
     def add(self, metric: str, ours: Any, goal: str, passed: bool,
-            reference: Any = None, reference_source: str = "") -> None:
-        """Add one metric row (``ours`` must be a finite number or the row fails)."""
+            reference: Any = None, reference_source: str = "", *,
+            reference_same_run: bool | None = None,
+            no_reference_reason: str | None = None) -> None:
+        """Add one metric row (``ours`` must be a finite number or the row fails).
+
+        ``reference_same_run=True`` says the reference was computed in this run;
+        ``no_reference_reason`` says why there is none (``reference`` is then context, e.g. a
+        published figure). DESIGN.md §5: a row states one of the two.
+        """
         ours_f = _finite_or_none(ours)
-        self.rows.append({"metric": metric, "ours": ours_f,
-                          "reference": _finite_or_none(reference),
-                          "reference_source": reference_source, "goal": goal,
-                          "pass": bool(passed) and ours_f is not None})
+        row = {"metric": metric, "ours": ours_f, "reference": _finite_or_none(reference),
+               "reference_source": reference_source, "goal": goal,
+               "pass": bool(passed) and ours_f is not None}
+        if reference_same_run is not None:
+            row["reference_same_run"] = bool(reference_same_run)
+        if no_reference_reason is not None:
+            row["no_reference_reason"] = no_reference_reason
+        self.rows.append(row)
 
     def extend(self, rows: list[dict[str, Any]]) -> None:
         """Add rows given as dicts with the JSON keys.

@@ -1,0 +1,1 @@
+"""Dynamics: computed-torque and feedforward (Pinocchio), payload identification."""

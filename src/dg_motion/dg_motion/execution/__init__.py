@@ -1,0 +1,1 @@
+"""Execution: ros2_control-style hardware interfaces, trajectory following, control loop."""

@@ -1,0 +1,1 @@
+"""Robot models: URDF loading (Pinocchio), kinematics, limits, tool frames."""

@@ -1,0 +1,1 @@
+"""Vibration suppression: input shapers, shaped trajectories, mode identification."""

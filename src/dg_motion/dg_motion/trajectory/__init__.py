@@ -1,0 +1,1 @@
+"""Trajectories: state-to-state (Ruckig), time-optimal paths, multi-waypoint, Cartesian."""
