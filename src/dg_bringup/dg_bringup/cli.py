@@ -1,4 +1,4 @@
-"""The ``dg`` command: ``dg launch``, ``dg demo``, ``dg bench``, ``dg vision``."""
+"""The ``dg`` command: ``dg launch``, ``dg demo``, ``dg bench``, ``dg vision``, ``dg motion``."""
 
 from __future__ import annotations
 
@@ -25,13 +25,18 @@ DG Stack command line.
       Anomaly detection from good parts only: `dg vision fit --good DIR --out MODEL`,
       `dg vision score MODEL DIR --json OUT`; an inspection recipe on images:
       `dg vision run RECIPE IMAGES... --json OUT` (see `dg vision --help`).
+  dg motion {retime,check} ...
+      Arm motion without ROS: `dg motion retime WAYPOINTS.csv --limits joint_limits.yaml
+      --dt 0.001 --out TRAJ.csv` (jerk-limited, through every waypoint);
+      `dg motion check JOB.yaml --report REPORT.json` (offline job validation and cycle
+      time; see `dg motion --help`).
 """
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dg", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", metavar="{launch,demo,bench,vision}")
+    sub = p.add_subparsers(dest="command", metavar="{launch,demo,bench,vision,motion}")
     lp = sub.add_parser("launch", help="run a ROS 2 XML launch file",
                         description="Run a ROS 2 XML launch file (subset of ros2 launch).")
     lp.add_argument("file", type=Path, help="the .launch.xml file")
@@ -50,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     bp.add_argument("--bench-dir", type=Path, default=Path("bench"))
     sub.add_parser("vision", help="inspection without ROS: fit/score anomaly models, run recipes",
                    add_help=False)  # its own parser: dg_vision.cli
+    sub.add_parser("motion", help="arm motion without ROS: retime waypoints, check jobs",
+                   add_help=False)  # its own parser: dg_motion.cli
     return p
 
 
@@ -60,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         from dg_vision.cli import main as vision_main
 
         sys.exit(vision_main(argv[1:]))
+    if argv[:1] == ["motion"]:
+        from dg_motion.cli import main as motion_main
+
+        sys.exit(motion_main(argv[1:]))
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     # name:=value after an option (`dg demo x --rtf 5 a:=b`) is a launch argument too.
