@@ -31,7 +31,7 @@ setup(
                 "dynamics compensation, offline programming, ros2_control-style execution.",
     license="Apache-2.0",
     entry_points={"console_scripts": [
-        "trajectory_executor = dg_motion.nodes.trajectory_executor_node:main",
-        "joint_control_loop = dg_motion.nodes.joint_control_loop_node:main",
+        "arm_controller = dg_motion.nodes.arm_controller_node:main",
+        "job_runner = dg_motion.nodes.job_runner_node:main",
     ]},
 )
