@@ -10,8 +10,24 @@ From rest at the first waypoint, through every waypoint, to rest at the last:
   calculation is in its paid Pro version only (pantor/ruckig#112), and TOPP-RA has no jerk
   limits (hungpham2511/toppra#133), hence this construction:
 
-  1. Initial guess: the TOPP motion along the spline (v/a limits) gives each waypoint k a
-     velocity ``v_k`` and acceleration ``a_k`` (its direction of travel).
+  1. Initial guesses for the waypoint states ``(v_k, a_k)``:
+
+     a. Jerk-limited path following (the main guess): the TOPP motion ``s(t)`` along the
+        spline is smoothed by a moving average over a window ``T_f`` (``T_f`` = 1.5 or 2
+        jerk ramps ``max_j a_max,j / j_max,j``): ``s_f(t) = (1/T_f) ∫_{t−T_f}^t s(τ) dτ``,
+        so ``s_f''' = (s̈(t) − s̈(t−T_f)) / T_f`` is bounded (TOPP's ``s̈`` is piecewise
+        constant and bounded) and ``s_f`` stays on the spline, monotone, from rest to rest.
+        The joint jerk follows from the chain rule ``q⃛ = q' s⃛ + 3 q'' ṡ s̈ + q''' ṡ³`` (the
+        cubic spline's ``q'''`` is piecewise constant). Where the smoothed motion exceeds a
+        joint limit by a ratio r (``max(r_v, √r_a, ∛r_j)`` over the joints, sampled), the
+        TOPP speed ``ṡ²`` over the window's span of s is capped at ``ṡ²/r²`` and TOPP runs
+        again (``retime_path``'s ``sdot_sq_max``); after a few rounds the remaining excess
+        is removed by a uniform time scaling. The waypoint states of this jerk-consistent
+        motion (at the times where ``s_f`` passes the knots) are the guess: segments between
+        them then exist within the jerk limits, also for waypoints closer than one jerk
+        ramp, and Ruckig's time-optimal segments are no slower than the path motion itself.
+     b. The TOPP motion (v/a limits only) at the knots with a common velocity scale (the
+        best of a few), as a fallback for sparse waypoints.
   2. Boundary state of waypoint k: ``(q_k, c_k v_k, c_k² a_k)`` with a scale ``c_k >= 0``
      (a time scaling of the spline motion locally; acceleration components clipped to the
      limits). Each segment is Ruckig's time-optimal motion between its two boundary states,
@@ -24,9 +40,11 @@ From rest at the first waypoint, through every waypoint, to rest at the last:
      from a feasible scaling (all ``c_k`` halved until every segment is feasible; ``c = 0``,
      stop-and-go, always is).
 
-  The result is continuous in position, velocity and acceleration at every waypoint (the
-  segments share their boundary states) and jerk-limited everywhere; it is not globally
-  time-optimal (the boundary states are searched along one direction per waypoint).
+  The two best guesses are refined by step 3 and the shorter chain is kept. The result is
+  continuous in position, velocity and acceleration at every waypoint (the segments share
+  their boundary states) and jerk-limited everywhere by Ruckig's construction (the smoothed
+  path motion only seeds the search; it is never played); it is not globally time-optimal
+  (the boundary states are searched along one direction per waypoint).
 * ``stop_at_waypoints=True``: Ruckig rest-to-rest per segment (stop and go).
 """
 
@@ -45,7 +63,7 @@ from dg_motion.trajectory.state_to_state import (
     RuckigSolver,
     RuckigTrajectory,
 )
-from dg_motion.trajectory.topp import retime_path
+from dg_motion.trajectory.topp import PathTrajectory, retime_path
 from dg_motion.trajectory.types import Trajectory
 
 #: Coordinate search: initial multiplicative step on c_k, smallest step, sweep budget.
@@ -55,11 +73,17 @@ SEARCH_SWEEPS_MAX = 30
 #: Upper bound on c_k (the spline's TOPP speed at a waypoint is not a hard bound for
 #: segments that leave the spline between waypoints).
 SCALE_MAX = 2.0
-#: Initial guesses: TOPP with the acceleration limits scaled by these factors (a smaller
-#: factor gives waypoint states that short jerk-limited segments can actually join), each
-#: with the best common velocity scale among UNIFORM_SCALES.
-ACCEL_SCALES = (1.0, 0.5, 0.25)
+#: Guess b: TOPP with the acceleration limits scaled by these factors, each with the best
+#: common velocity scale among UNIFORM_SCALES.
+ACCEL_SCALES = (1.0, 0.5)
 UNIFORM_SCALES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2)
+#: Guess a: smoothing windows in jerk ramps (max_j a_max,j / j_max,j), capping rounds, and
+#: samples per round (plus the TOPP grid times) for the limit ratios.
+SMOOTHING_WINDOWS_RAMPS = (1.5, 2.0)
+SMOOTHING_ROUNDS = 7
+SMOOTHING_SAMPLES = 4000
+#: Guesses refined by the coordinate search (the best by their initial chain duration).
+GUESSES_REFINED = 2
 
 
 class ChainedTrajectory:
@@ -169,6 +193,124 @@ class _SegmentChain:
         return hit
 
 
+class _SmoothedPathMotion:
+    """Guess a: the moving average ``s_f`` of a TOPP motion ``s(t)``, time-scaled by ``scale``.
+
+    Exact evaluation: TOPP's ``s(t)`` is piecewise quadratic in t, so its integral
+    ``S(t)`` is piecewise cubic and ``s_f = (S(t) − S(t−T_f)) / T_f``; the derivatives are
+    the differences of ``s``, ``ṡ`` and ``s̈`` over the window. Before the start ``s = 0``
+    at rest, after the end ``s = s_end`` at rest.
+    """
+
+    def __init__(self, topp: PathTrajectory, window_s: float, scale: float = 1.0) -> None:
+        self.topp = topp
+        self.window_s = window_s
+        self.scale = scale
+        t, s, sd, u = topp.t_grid, topp.s_grid, topp.sdot, topp.u
+        h = np.diff(t)
+        self._integral = np.concatenate(
+            [[0.0], np.cumsum(s[:-1] * h + sd[:-1] * h**2 / 2.0 + u * h**3 / 6.0)])
+        self.duration_s = (topp.duration_s + window_s) * scale
+
+    def _topp_at(self, t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """TOPP's s, ṡ, s̈ and ∫s dt at unscaled times ``t`` (rest outside the motion)."""
+        tr = self.topp
+        end = tr.duration_s
+        tc = np.clip(t, 0.0, end)
+        i = np.clip(np.searchsorted(tr.t_grid, tc, side="right") - 1, 0, len(tr.u) - 1)
+        tau = tc - tr.t_grid[i]
+        u = tr.u[i]
+        s = tr.s_grid[i] + tr.sdot[i] * tau + 0.5 * u * tau**2
+        sd = tr.sdot[i] + u * tau
+        big_s = self._integral[i] + tau * (tr.s_grid[i] + tau * (tr.sdot[i] / 2.0
+                                                                 + tau * u / 6.0))
+        before, after = t < 0.0, t > end
+        s = np.where(before, tr.s_grid[0], np.where(after, tr.s_grid[-1], s))
+        sd = np.where(before | after, 0.0, sd)
+        u = np.where(before | after, 0.0, u)
+        big_s = np.where(before, tr.s_grid[0] * t,
+                         np.where(after, self._integral[-1] + tr.s_grid[-1] * (t - end), big_s))
+        return s, sd, u, big_s
+
+    def s_at(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``s_f`` and its first three time derivatives at (scaled) times ``t_s``."""
+        t = np.asarray(t_s, dtype=float) / self.scale
+        w = self.window_s
+        now, then = self._topp_at(t), self._topp_at(t - w)
+        s = (now[3] - then[3]) / w
+        sd = (now[0] - then[0]) / w / self.scale
+        sdd = (now[1] - then[1]) / w / self.scale**2
+        sddd = (now[2] - then[2]) / w / self.scale**3
+        return s, sd, sdd, sddd
+
+    def joint_motion(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joint velocities, accelerations, jerks at (scaled) times ``t_s`` (chain rule)."""
+        s, sd, sdd, sddd = self.s_at(t_s)
+        spline = self.topp.path.spline
+        d1, d2, d3 = (spline(s, k) for k in (1, 2, 3))
+        qd = d1 * sd[:, None]
+        qdd = d1 * sdd[:, None] + d2 * (sd**2)[:, None]
+        qddd = d1 * sddd[:, None] + d2 * (3.0 * sd * sdd)[:, None] + d3 * (sd**3)[:, None]
+        return qd, qdd, qddd
+
+    def limit_ratios(self, limits: JointLimits) -> tuple[np.ndarray, np.ndarray]:
+        """Sample times and the time scaling ``max(r_v, √r_a, ∛r_j)`` needed at each."""
+        breaks = np.concatenate([self.topp.t_grid, self.topp.t_grid + self.window_s])
+        t = np.concatenate([np.linspace(0.0, self.duration_s, SMOOTHING_SAMPLES),
+                            (breaks - 1e-9) * self.scale, (breaks + 1e-9) * self.scale])
+        t = np.clip(t, 0.0, self.duration_s)
+        qd, qdd, qddd = self.joint_motion(t)
+        r_v = np.max(np.abs(qd) / limits.velocity_max, axis=1)
+        r_a = np.max(np.abs(qdd) / limits.acceleration_max, axis=1)
+        r_j = np.max(np.abs(qddd) / limits.jerk_max, axis=1)
+        return t, np.maximum(np.maximum(r_v, np.sqrt(r_a)), np.cbrt(r_j))
+
+    def knot_states(self, s_knots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Joint velocities and accelerations where ``s_f`` passes ``s_knots``."""
+        t = np.linspace(0.0, self.duration_s, SMOOTHING_SAMPLES)
+        tk = np.interp(s_knots, self.s_at(t)[0], t)
+        for _ in range(3):  # Newton steps on s_f(t) = s_k
+            s, sd, _, _ = self.s_at(tk)
+            tk = np.where(sd > 1e-9, tk - (s - s_knots) / np.maximum(sd, 1e-9), tk)
+        qd, qdd, _ = self.joint_motion(np.clip(tk, 0.0, self.duration_s))
+        return qd, qdd
+
+
+def _smoothed_path_motion(path: JointPath, limits: JointLimits, window_s: float,
+                          grid_points: int | None) -> _SmoothedPathMotion | None:
+    """Guess a (module docstring): capped TOPP rounds, the fastest scaled result."""
+    best: _SmoothedPathMotion | None = None
+    grid_s: np.ndarray | None = None
+    cap: np.ndarray | None = None
+    for _ in range(SMOOTHING_ROUNDS):
+        sdot_sq_max = None if cap is None else (
+            lambda s, c=cap, g=grid_s: np.interp(s, g, c))
+        try:
+            topp = retime_path(path, limits, grid_points=grid_points, sdot_sq_max=sdot_sq_max)
+        except MotionInputError:
+            break
+        motion = _SmoothedPathMotion(topp, window_s)
+        t, ratio = motion.limit_ratios(limits)
+        worst = float(ratio.max())
+        scaled = _SmoothedPathMotion(topp, window_s, max(1.0, worst))
+        if best is None or scaled.duration_s < best.duration_s:
+            best = scaled
+        if worst <= 1.0:
+            break
+        # cap ṡ² over the s span of every violating sample's window
+        grid_s = topp.s_grid
+        bad = np.flatnonzero(ratio > 1.0)
+        s_hi = motion._topp_at(t[bad])[0]
+        s_lo = motion._topp_at(t[bad] - window_s)[0]
+        lo = np.maximum(np.searchsorted(grid_s, s_lo, side="left") - 1, 0)
+        hi = np.searchsorted(grid_s, s_hi, side="right") + 1
+        need = np.ones(len(grid_s))
+        for a, b, r in zip(lo.tolist(), hi.tolist(), ratio[bad].tolist(), strict=True):
+            np.maximum(need[a:b], r, out=need[a:b])
+        cap = np.where(need > 1.0, topp.x / need**2, np.inf if cap is None else cap)
+    return best
+
+
 def _uniform_scale(chain: _SegmentChain, n: int) -> np.ndarray:
     """The best common scale c_k = c of all intermediate waypoints (a coarse line search)."""
     best_c, best = np.zeros(n), chain.total(np.zeros(n))
@@ -237,18 +379,32 @@ def retime_waypoints(q_waypoints: np.ndarray, limits: JointLimits, *,
     topp = retime_path(path, limits, grid_points=grid_points)
     if not limits.has_jerk_limits():
         return topp
-    best: tuple[float, _SegmentChain, np.ndarray] | None = None
+    guesses: list[tuple[float, _SegmentChain, np.ndarray]] = []
+    rest_ends = np.ones(len(q))
+    rest_ends[[0, -1]] = 0.0
+    ramp_s = float(np.max(limits.acceleration_max / limits.jerk_max))
+    for windows in SMOOTHING_WINDOWS_RAMPS:
+        motion = _smoothed_path_motion(path, limits, windows * ramp_s, grid_points)
+        if motion is None:
+            continue
+        v, a = motion.knot_states(path.s_knots)
+        chain = _SegmentChain(q, v, a, limits, solver)
+        guesses.append((chain.total(rest_ends), chain, rest_ends))
     for beta in ACCEL_SCALES:
         ref = topp if beta == 1.0 else retime_path(path, limits.scaled(1.0, beta),
                                                     grid_points=grid_points)
         _, v, a = ref.sample(ref.time_at_s(path.s_knots))
         chain = _SegmentChain(q, v, a, limits, solver)
         c = _uniform_scale(chain, len(q))
+        guesses.append((chain.total(c), chain, c))
+    guesses.sort(key=lambda g: g[0])
+    best: tuple[float, _SegmentChain, np.ndarray] | None = None
+    for _, chain, c0 in guesses[:GUESSES_REFINED]:
+        c = _optimise_scales(chain, c0)
         total = chain.total(c)
         if best is None or total < best[0]:
             best = (total, chain, c)
     _, chain, c = best
-    c = _optimise_scales(chain, c)
     pieces = []
     for k in range(len(q) - 1):
         result, traj, reason = chain.solve(k, c[k], c[k + 1])
