@@ -207,14 +207,17 @@ class ControlLoop:
         except ValueError:
             raise MotionInputError(f"control_law '{config.law}' is not one of "
                                    f"{[k.value for k in LawKind]}") from None
-        interfaces = tuple(system.command_interfaces)
-        self.law = (PositionLaw(len(names), interfaces) if kind is LawKind.POSITION
-                    else EffortLaw(kind, config, names, interfaces))
+        self.law = self._make_law(kind)
         self.follower = TrajectoryFollower(config.limits,
                                            command_timeout_s=config.command_timeout_s,
                                            start_tolerance_rad=config.start_tolerance_rad)
         self.gpio: dict[str, float] = {}
         self.fault = ""
+
+    def _make_law(self, kind: LawKind) -> PositionLaw | EffortLaw:
+        interfaces = tuple(self.hardware.system.command_interfaces)
+        return (PositionLaw(len(self.names), interfaces) if kind is LawKind.POSITION
+                else EffortLaw(kind, self.config, self.names, interfaces))
 
     def cycle(self, t_s: float) -> CycleResult | None:
         """Run one cycle at loop time ``t_s`` (None while the hardware is unconfigured)."""
@@ -263,6 +266,14 @@ class ControlLoop:
             return ("lifecycle", self.hardware.state.value, self.hardware.error)
         elif kind == "gpio":
             self.gpio[msg[1]] = float(msg[2])
+        elif kind == "law":
+            payload = getattr(getattr(self.law, "controller", None), "payload", None)
+            try:
+                self.law = self._make_law(LawKind(msg[1]))
+            except (ValueError, MotionInputError) as exc:
+                return ("warning", f"control law {msg[1]!r} refused: {exc}")
+            if payload is not None and hasattr(self.law, "set_payload"):
+                self.law.set_payload(payload)
         elif kind == "payload":
             setter = getattr(self.law, "set_payload", None)
             if setter is None:

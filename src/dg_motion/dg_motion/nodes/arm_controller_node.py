@@ -58,7 +58,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from dg_common.diagnostics import ERROR, WARN
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
-from dg_common.param_schema import ParameterError, read_only_param
+from dg_common.param_schema import ParameterError, ParamSpec, read_only_param
 from dg_common.qos import COMMAND_SUB_QOS, SENSOR_QOS
 from dg_common.sim_time import s_to_stamp
 from dg_motion.errors import MotionInputError
@@ -92,8 +92,9 @@ SCHEMA = (
                     "dg_motion.execution.hardware_interface:MockSystem"),
     read_only_param("hardware_params_file", "str",
                     "YAML mapping given to the plug-in's on_configure ('' = its defaults)", ""),
-    read_only_param("control_law", "str", "loop law", "position",
-                    choices=tuple(k.value for k in LawKind)),
+    ParamSpec("control_law", "str", "loop law (may be switched at run time: the loop "
+              "rebuilds the law and keeps following the current reference)", "position",
+              choices=tuple(k.value for k in LawKind)),
     read_only_param("kp", "float[]", "position error gains of the effort laws [1/s^2]",
                     [400.0] * 6, 0.0, 1e6),
     read_only_param("kd", "float[]", "velocity error gains of the effort laws [1/s]",
@@ -119,6 +120,9 @@ SCHEMA = (
     read_only_param("state_publish_rate_hz", "float", "/joint_states and controller_state [Hz]",
                     100.0, 1.0, 1000.0),
     read_only_param("gpio_names", "str[]", "hardware GPIO commands (std_msgs/Float64 topics)",
+                    []),
+    read_only_param("gpio_input_names", "str[]",
+                    "hardware inputs published as std_msgs/Float64 on <name>/gpio_in/<input>",
                     []),
     read_only_param("tool_frame", "str", "frame of the tool accelerometer", "tool0"),
     read_only_param("base_frame", "str", "frame of ground-truth poses", "base_link"),
@@ -181,6 +185,14 @@ class ArmControllerNode(ActuatorNode):
             self.get_logger().warning("use_sim_time:=true ignored: this node publishes /clock")
             self.set_parameters([Parameter("use_sim_time", value=False)])
         self.topic_monitor = self.diagnostics.monitor("joint_trajectory", math.inf)
+        self.add_post_set_parameters_callback(self._on_parameters_set)
+
+    def _on_parameters_set(self, changes: list[Parameter]) -> None:
+        """Forward a validated ``control_law`` change to the loop."""
+        for p in changes:
+            if p.name == "control_law":
+                self.get_logger().info(f"control law -> {p.value}")
+                self._send("law", p.value)
 
     # --- lifecycle hooks ------------------------------------------------------------
     def configure(self) -> None:
@@ -222,6 +234,8 @@ class ArmControllerNode(ActuatorNode):
         self._clock_pub = (self.create_publisher(ClockMsg, "/clock", 10)
                            if p.publish_clock else None)
         self._gt_pubs: dict[str, Any] = {}
+        self._input_pubs = {k: self.create_publisher(Float64, f"{name}/gpio_in/{k}", 10)
+                            for k in p.gpio_input_names}
         self._ros = [
             self.create_subscription(JointTrajectory, f"{name}/joint_trajectory",
                                      self.guarded(self._on_trajectory), COMMAND_SUB_QOS),
@@ -491,6 +505,10 @@ class ArmControllerNode(ActuatorNode):
             imu.linear_acceleration.x, imu.linear_acceleration.y, imu.linear_acceleration.z = (
                 float(acc[0]), float(acc[1]), float(acc[2]))
             self._imu_pub.publish(imu)
+        for key, pub in self._input_pubs.items():
+            arr = snap.sensors.get(key)
+            if arr is not None and len(arr) == 1 and np.isfinite(arr[0]):
+                pub.publish(Float64(data=float(arr[0])))
         for key, arr in snap.ground_truth.items():
             msg = self._gt_message(key, arr, stamp)
             if msg is None:
@@ -504,6 +522,8 @@ class ArmControllerNode(ActuatorNode):
     def _gt_message(self, key: str, arr: np.ndarray, stamp: Any) -> Any:
         if key == "contacts":
             return Int32(data=int(arr[0])) if np.isfinite(arr[0]) else None
+        if len(arr) == 1:  # counts and scalars (parts_done, contact_steps, ...)
+            return Float64(data=float(arr[0])) if np.isfinite(arr[0]) else None
         if len(arr) % 7 or not np.isfinite(arr).all():
             return None
         poses = []
