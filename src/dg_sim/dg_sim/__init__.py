@@ -2,5 +2,8 @@
 
 Pure cores (no rclpy): ``clock`` (sim-time pacing), ``recording.msgdefs`` (rosbag2-style
 message definitions) and ``recording.mcap_writer`` (MCAP files as rosbag2 writes them).
-ROS wiring: one module per node under ``nodes/``.
+Robots: ``usv/`` (survey boat), ``ground_vehicle/``, ``inspection/`` (the inspection cell),
+``arm/`` (the MuJoCo arm with a flexible forearm in the CNC cell, a ros2_control-style
+hardware plug-in loaded by dg_motion's arm controller, as gz_ros2_control runs inside
+Gazebo). ROS wiring: one module per node under ``nodes/``.
 """
