@@ -11,8 +11,9 @@ STEPS=5
 step() { echo "[setup] step $1/$STEPS: $2"; }
 
 step 1 "system packages"
-# cmake/g++: interface generation; libusb-1.0-0: Open3D; libosmesa6/libgl1: MuJoCo headless.
-SYSTEM_PKGS=(cmake g++ libusb-1.0-0 libosmesa6 libgl1)
+# cmake/g++: interface generation; libusb-1.0-0: Open3D; libosmesa6/libgl1: MuJoCo headless;
+# chromium: the test of dg_motion's browser view of jobs runs it headless.
+SYSTEM_PKGS=(cmake g++ libusb-1.0-0 libosmesa6 libgl1 chromium)
 missing=()
 for p in "${SYSTEM_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
