@@ -16,6 +16,7 @@ from dg_motion.execution.hardware_interface import (
     load_system,
 )
 from dg_motion.robots.paths import robot_file
+from dg_motion.robots.urdf import load_urdf_model
 
 S, E = HardwareLifecycle, HardwareEvent
 
@@ -106,7 +107,7 @@ def test_mock_effort_mode_follows_rigid_body_dynamics():
     system = MockSystem()
     q0 = np.array([0.0, -1.0, 1.0, -0.5, 0.3, 0.0])
     system.on_configure({"initial_positions": q0.tolist()})
-    model = pin.buildModelFromUrdf(str(robot_file("ur5", "ur5.urdf")))
+    model = load_urdf_model(robot_file("ur5", "ur5.urdf"))   # with the drives' armature
     data = model.createData()
     g = pin.computeGeneralizedGravity(model, data, q0)
     dt = 0.001

@@ -38,7 +38,11 @@ def make(**params) -> MujocoSystem:
 
 
 def pin_model():
-    model = pin.buildModelFromUrdf(str(URDF))
+    # dg_motion's own reading of the URDF + drives.yaml: the two readers must agree
+    from dg_motion.robots.urdf import load_urdf_model
+
+    model = load_urdf_model(URDF)
+    assert np.all(model.armature > 0.0)
     return model, model.createData()
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pinocchio as pin
 
 from dg_motion.errors import MotionInputError
+from dg_motion.robots.urdf import load_urdf_model
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,20 +153,13 @@ class RigidBodyModel:
     @classmethod
     def from_urdf(cls, urdf_path: str | Path, *, payload_frame: str = "flange",
                   payload: Payload = NO_PAYLOAD) -> RigidBodyModel:
-        """Load the arm from a URDF file (Pinocchio's parser).
+        """Load the arm from a URDF file (with its drives' armature, robots.urdf).
 
         Raises:
             MotionInputError: the file is missing or not a valid URDF, or see ``__init__``.
 
         """
-        path = Path(urdf_path)
-        if not path.is_file():
-            raise MotionInputError(f"{path}: URDF file not found")
-        try:
-            model = pin.buildModelFromUrdf(str(path))
-        except (RuntimeError, ValueError) as exc:
-            raise MotionInputError(f"{path}: cannot parse URDF: {exc}") from None
-        return cls(model, payload_frame=payload_frame, payload=payload)
+        return cls(load_urdf_model(urdf_path), payload_frame=payload_frame, payload=payload)
 
     @property
     def base_model(self) -> pin.Model:
@@ -180,8 +174,9 @@ class RigidBodyModel:
         """Every link's mass and inertia (payload included) times ``factor`` > 0.
 
         For robustness studies: a controller built on ``scaled_inertia(1.1)`` believes the
-        arm 10 % heavier than it is. Gravity, mass matrix and inverse dynamics scale by
-        ``factor`` exactly (they are linear in the inertial parameters).
+        arm 10 % heavier than it is. Gravity scales by ``factor`` exactly (linear in the
+        inertial parameters); the drives' armature (``model.armature``, data-sheet rotor
+        inertia, robots.urdf) is not a link parameter and is kept.
         """
         if not np.isfinite(factor) or factor <= 0.0:
             raise MotionInputError(f"inertia scale factor must be > 0, got {factor}")

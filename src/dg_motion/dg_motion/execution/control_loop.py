@@ -54,6 +54,7 @@ from dg_motion.execution.hardware_interface import (
 )
 from dg_motion.execution.trajectory_follower import FollowerMode, TrajectoryFollower
 from dg_motion.robots.limits import JointLimits
+from dg_motion.robots.urdf import load_urdf_model
 
 #: Sleep until this long [s] before a deadline, then busy-wait (time.sleep overshoots by
 #: ~50-100 us on a stock Linux kernel; `python bench/motion_control_loop.py` shows it).
@@ -86,6 +87,7 @@ class LoopConfig:
     law: str = "position"
     kp: list[float] = field(default_factory=list)      # [1/s^2]
     kd: list[float] = field(default_factory=list)      # [1/s]
+    ki: list[float] = field(default_factory=list)      # [1/s^3] ([] = no integral action)
     robot_description: str = ""
     period_s: float = 0.001
     rtf: float = 1.0
@@ -130,11 +132,7 @@ class EffortLaw:
                                    f"dg_motion.dynamics: {exc}") from None
         import pinocchio as pin
 
-        try:
-            model = pin.buildModelFromUrdf(config.robot_description)
-        except Exception as exc:  # noqa: BLE001 - Pinocchio raises plain errors
-            raise MotionInputError(f"robot_description {config.robot_description!r}: "
-                                   f"{exc}") from None
+        model = load_urdf_model(config.robot_description)
         urdf_joints = list(model.names)[1:]
         unknown = [n for n in names if n not in urdf_joints]
         if unknown:
@@ -149,8 +147,12 @@ class EffortLaw:
                                    f"{kp.size} and {kd.size}")
         mode = (ControlMode.PD_GRAVITY if kind is LawKind.PD_GRAVITY
                 else ControlMode.COMPUTED_TORQUE)
+        ki = np.asarray(config.ki, float) if len(config.ki) else None
+        if ki is not None and ki.shape != (dof,):
+            raise MotionInputError(f"gains: ki needs {dof} values, got {ki.size}")
         self.controller = JointController(RigidBodyModel(model), mode, kp, kd,
-                                          config.limits.effort_max)
+                                          config.limits.effort_max, ki=ki,
+                                          dt_s=config.period_s)
         self._nan = np.full(dof, np.nan)
 
     def command(self, q: np.ndarray, qd: np.ndarray, q_ref: np.ndarray, qd_ref: np.ndarray,
@@ -644,14 +646,9 @@ def controller_limits(robot_description: str, joint_limits_file: str,
         MotionInputError: unreadable URDF or limits file, joints missing from the URDF.
 
     """
-    import pinocchio as pin
-
     from dg_motion.robots.limits import load_joint_limits
 
-    try:
-        model = pin.buildModelFromUrdf(robot_description)
-    except Exception as exc:  # noqa: BLE001 - Pinocchio raises plain errors
-        raise MotionInputError(f"robot_description {robot_description!r}: {exc}") from None
+    model = load_urdf_model(robot_description)
     urdf_joints = list(model.names)[1:]
     unknown = [n for n in joints if n not in urdf_joints]
     if unknown:

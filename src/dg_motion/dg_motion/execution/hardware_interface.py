@@ -289,11 +289,13 @@ class MockSystem:
         """Build the Pinocchio model from the URDF (see class docstring for ``params``)."""
         import pinocchio as pin
 
+        from dg_motion.robots.urdf import load_urdf_model
+
         urdf = Path(params.get("urdf") or _default_urdf())
         try:
-            model = pin.buildModelFromUrdf(str(urdf))
-        except Exception as exc:  # noqa: BLE001 - Pinocchio raises plain errors
-            raise MotionInputError(f"mock hardware: cannot load URDF {urdf}: {exc}") from None
+            model = load_urdf_model(urdf)
+        except MotionInputError as exc:
+            raise MotionInputError(f"mock hardware: {exc}") from None
         urdf_joints = list(model.names)[1:]
         names = tuple(params.get("joints") or urdf_joints)
         unknown = [n for n in names if n not in urdf_joints]

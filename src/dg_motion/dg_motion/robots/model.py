@@ -22,13 +22,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import math
-import os
-import tempfile
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +39,7 @@ from dg_motion.robots.ur_kinematics import (
     geometry_from_placements,
     ur_ik,
 )
+from dg_motion.robots.urdf import load_urdf_model
 
 #: Smallest singular value of J below which an IK solution is reported SINGULAR.
 #: A UR5 exactly at the wrist singularity gives ~1e-16; one 1e-6 rad away ~1e-7.
@@ -89,48 +85,6 @@ class IKResult:
     def ok(self) -> bool:
         """True for SOLVED (a unique, reachable, in-limit solution)."""
         return self.status is IKStatus.SOLVED
-
-
-@contextlib.contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """Capture what C++ code (urdfdom) writes to file descriptor 2."""
-    lines: list[str] = []
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            lines.extend(x.strip() for x in tmp.read().decode(errors="replace").splitlines()
-                         if x.strip().startswith("Error:"))
-
-
-def _check_urdf_xml(path: Path) -> None:
-    """Name the first structural problem of a URDF file (before Pinocchio's terse error)."""
-    if not path.is_file():
-        raise MotionInputError(f"{path}: URDF file not found")
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
-        raise MotionInputError(f"{path}: malformed URDF (XML: {exc})") from None
-    if root.tag != "robot":
-        raise MotionInputError(f"{path}: malformed URDF (root element <{root.tag}>, "
-                               "expected <robot>)")
-    links = {link.get("name") for link in root.findall("link")}
-    for joint in root.findall("joint"):
-        name = joint.get("name")
-        for tag in ("parent", "child"):
-            el = joint.find(tag)
-            if el is None or el.get("link") not in links:
-                raise MotionInputError(f"{path}: malformed URDF (joint '{name}': {tag} link "
-                                       f"{None if el is None else el.get('link')!r} "
-                                       "is not a <link>)")
-        if joint.get("type") in ("revolute", "prismatic") and joint.find("limit") is None:
-            raise MotionInputError(f"{path}: malformed URDF (joint '{name}' is "
-                                   f"{joint.get('type')} but has no <limit>)")
 
 
 def check_pose(T: np.ndarray, what: str = "pose") -> np.ndarray:
@@ -207,17 +161,7 @@ class ArmModel:
 
         """
         path = Path(urdf_path)
-        _check_urdf_xml(path)
-        with _captured_stderr() as errors:
-            try:
-                model = pin.buildModelFromUrdf(str(path))
-            except (ValueError, RuntimeError) as exc:
-                model, reason = None, str(exc)
-        if model is None:
-            detail = "; ".join(errors) or reason
-            raise MotionInputError(f"{path}: malformed URDF ({detail})")
-        if model.nq == 0:
-            raise MotionInputError(f"{path}: URDF has no movable joints")
+        model = load_urdf_model(path)
         names = tuple(model.names[1:])
         pos_min = np.where(np.abs(model.lowerPositionLimit) < 1e300,
                            model.lowerPositionLimit, -np.inf)

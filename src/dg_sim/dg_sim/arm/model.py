@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from dg_sim.arm.cell import Cell
 from dg_sim.arm.frames import fmt, matrix_to_quat_wxyz, pose6_transform, transform
@@ -264,10 +265,39 @@ def _split_inertia(link: UrdfLink, direction: np.ndarray, offset_m: float
                         "element")
 
 
+def read_armature(urdf_path: str | Path) -> dict[str, float]:
+    """Rotor inertia per joint [kg m^2] from the ``drives.yaml`` beside the URDF ({} if none).
+
+    The file (``drives: {joint: {armature_kgm2: value}}``) carries what the URDF format
+    cannot; it becomes each MuJoCo joint's ``armature``.
+
+    Raises:
+        ArmModelError: unreadable file or a value that is not a finite number >= 0.
+
+    """
+    path = Path(urdf_path).parent / "drives.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        table = (yaml.safe_load(path.read_text()) or {}).get("drives") or {}
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise ArmModelError(f"{path}: cannot read drive data: {exc}") from None
+    out = {}
+    for joint, entry in table.items():
+        v = entry.get("armature_kgm2", 0.0) if isinstance(entry, dict) else None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v < 0.0:
+            raise ArmModelError(f"{path}: {joint}.armature_kgm2 must be a number >= 0, "
+                                f"got {v!r}")
+        out[str(joint)] = float(v)
+    return out
+
+
 class _Builder:
     def __init__(self, links: dict[str, UrdfLink], joints: list[UrdfJoint],
-                 options: ModelOptions) -> None:
+                 options: ModelOptions, armature: dict[str, float]) -> None:
         self.links, self.joints, self.opt = links, joints, options
+        self.armature = armature
         self.by_parent: dict[str, list[UrdfJoint]] = {}
         for j in joints:
             self.by_parent.setdefault(j.parent, []).append(j)
@@ -305,7 +335,8 @@ class _Builder:
             attrs = {"name": joint.name, "axis": fmt(joint.axis),
                      "type": "slide" if joint.kind == "prismatic" else "hinge",
                      "damping": repr(self.opt.joint_damping_nms_per_rad),
-                     "frictionloss": repr(self.opt.joint_friction_nm)}
+                     "frictionloss": repr(self.opt.joint_friction_nm),
+                     "armature": repr(self.armature.get(joint.name, 0.0))}
             if math.isfinite(joint.lower) and math.isfinite(joint.upper):
                 attrs["range"] = fmt([joint.lower, joint.upper])
             ET.SubElement(body, "joint", attrs)
@@ -395,7 +426,7 @@ def build_mjcf(urdf_path: str | Path, cell: Cell | None = None,
                   contype=str(STATIC_BIT), conaffinity=str(ARM_BIT | PART_BIT),
                   rgba="0.3 0.3 0.32 1")
 
-    b = _Builder(links, joints, opt)
+    b = _Builder(links, joints, opt, read_armature(urdf_path))
     b.emit(world, root, np.eye(4), None)
     tool_body, t_tool = b.site_body[opt.tool_frame], b.site_pose[opt.tool_frame]
     tool_parent = next(j.parent for j in joints if j.child == opt.tool_frame)
