@@ -132,3 +132,30 @@ def test_effort_is_fast_enough_for_1khz(arm):
         times.append(time.perf_counter() - t0)
     assert math.isfinite(np.median(times))
     assert np.median(times) < 100e-6
+
+
+def _hold_error(arm, controller, seconds=1.5, dt=0.001):
+    """Hold Q with the controller on a plant carrying PART the controller does not know."""
+    plant = arm.with_payload(PART)
+    q, qd = Q.copy(), np.zeros(6)
+    for _ in range(int(seconds / dt)):
+        tau = controller.effort(q, qd, Q, np.zeros(6), np.zeros(6))
+        qd = qd + plant.forward_dynamics(q, qd, tau) * dt
+        q = q + qd * dt
+    return np.abs(Q - q).max()
+
+
+def test_integral_action_removes_the_error_of_an_unknown_payload(arm):
+    kp, kd = np.full(6, 400.0), np.full(6, 40.0)
+    without = _hold_error(arm, JointController(arm, "pd_gravity", kp, kd, EFFORT))
+    pi = JointController(arm, "pd_gravity", kp, kd, EFFORT, ki=np.full(6, 4000.0))
+    with_i = _hold_error(arm, pi)
+    # without integral action the unknown weight leaves a steady error (~ tau / (kp M))
+    assert without > 5e-3 and with_i < without / 100
+    pi.reset_integral()
+    assert _hold_error(arm, pi, seconds=0.002) < without   # starts again from zero
+
+
+def test_integral_gain_must_keep_the_loop_stable(arm):
+    with pytest.raises(MotionInputError, match="kp \\* kd"):
+        JointController(arm, "pd_gravity", 400.0, 40.0, EFFORT, ki=16000.0)

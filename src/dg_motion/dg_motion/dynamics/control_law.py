@@ -18,6 +18,13 @@ is critical damping at ``w`` rad/s, e.g. 400 / 40 for 20 rad/s), the same for bo
    40 N m s/rad would make the UR5's wrists, ~0.01 kg m^2, unstable at 1 kHz:
    ``kd dt / I = 4 > 2``). Its tracking error is about ``qdd_ref / kp``.
 
+3. Optional integral action (``ki`` [1/s^3], both laws): ``kp e + kd e_dot`` becomes ``kp e +
+   kd e_dot + ki z`` with ``z`` the integral of ``e`` over the loop period ``dt_s``; it removes
+   the steady error a model does not explain (dry friction, an unknown payload's weight).
+   The error dynamics ``s^3 + kd s^2 + kp s + ki`` are stable for ``ki < kp kd`` (Routh;
+   16000 at 400 / 40); ``ki z`` is clamped to ``integral_limit`` [rad/s^2] (anti-windup) and
+   ``z`` is reset with :meth:`JointController.reset_integral` (a new law, a hold).
+
 Both saturate each joint's torque at ``effort_max`` [N m] (the result says so through
 :attr:`JointController.last_status`). Non-finite inputs raise :class:`MotionInputError`
 before any torque is produced: the control loop catches it and holds; no NaN ever reaches
@@ -71,14 +78,18 @@ class JointController:
     """
 
     def __init__(self, model: RigidBodyModel, mode: ControlMode | str, kp: np.ndarray,
-                 kd: np.ndarray, effort_max: np.ndarray) -> None:
+                 kd: np.ndarray, effort_max: np.ndarray, *, ki: np.ndarray | None = None,
+                 dt_s: float = 0.001, integral_limit: float = 50.0) -> None:
         """Controller on ``model`` with error gains and torque limits.
 
         ``kp`` [1/s^2], ``kd`` [1/s] (one per joint or one for all), ``effort_max`` [N m]
-        (inf = unlimited).
+        (inf = unlimited); ``ki`` [1/s^3] (None = no integral action) integrated every
+        ``dt_s`` [s] (one :meth:`effort` call per loop period), ``ki z`` clamped to
+        ``integral_limit`` [rad/s^2].
 
         Raises:
-            MotionInputError: unknown mode, wrong sizes, non-positive gains or limits.
+            MotionInputError: unknown mode, wrong sizes, non-positive gains or limits, an
+                unstable ``ki >= kp kd``.
 
         """
         if not isinstance(model, RigidBodyModel):
@@ -92,6 +103,19 @@ class JointController:
         self.kp = _gains("kp", kp, n)
         self.kd = _gains("kd", kd, n)
         self.effort_max = _gains("effort_max", effort_max, n, allow_inf=True)
+        self.ki = np.zeros(n) if ki is None else np.array(ki, dtype=float).reshape(-1)
+        if self.ki.size == 1:
+            self.ki = np.full(n, float(self.ki[0]))
+        if self.ki.shape != (n,) or not np.all(np.isfinite(self.ki) & (self.ki >= 0.0)):
+            raise MotionInputError(f"ki must be {n} finite values >= 0, got {ki!r}")
+        if np.any(self.ki >= self.kp * self.kd):
+            raise MotionInputError(f"ki must stay below kp * kd (stability), got ki "
+                                   f"{self.ki.tolist()} for kp * kd {(self.kp * self.kd).tolist()}")
+        if not (math.isfinite(dt_s) and dt_s > 0.0 and integral_limit > 0.0):
+            raise MotionInputError(f"dt_s and integral_limit must be > 0, got {dt_s}, "
+                                   f"{integral_limit}")
+        self._dt, self._ilim = float(dt_s), float(integral_limit)
+        self._z = np.zeros(n)
         self._model = model
         self._dyn = (model.pin_model, model.data)   # swapped as one tuple (atomic)
         self._zero = np.zeros(n)
@@ -116,6 +140,10 @@ class JointController:
         self._dyn = (model.pin_model, model.data)
         self._model = model
 
+    def reset_integral(self) -> None:
+        """Forget the integrated error (a new law, a hold, a new goal after a fault)."""
+        self._z[:] = 0.0
+
     def _checked(self, name: str, value: np.ndarray) -> np.ndarray:
         arr = np.asarray(value, dtype=float)
         if arr.shape != (self._n,):
@@ -134,8 +162,13 @@ class JointController:
         q = self._checked("q", q)
         qd = self._checked("qd", qd)
         qdd_ref = self._checked("qdd_ref", qdd_ref)
-        v = (self.kp * (self._checked("q_ref", q_ref) - q)
-             + self.kd * (self._checked("qd_ref", qd_ref) - qd))
+        e = self._checked("q_ref", q_ref) - q
+        v = self.kp * e + self.kd * (self._checked("qd_ref", qd_ref) - qd)
+        if self.ki.any() and math.isfinite(e.sum()):
+            self._z += e * self._dt
+            iz = np.clip(self.ki * self._z, -self._ilim, self._ilim)
+            self._z = np.where(self.ki > 0.0, iz / np.where(self.ki > 0.0, self.ki, 1.0), 0.0)
+            v = v + iz
         acc = qdd_ref + v
         # Any NaN/inf input (or an overflowing product) makes this one sum non-finite: each
         # of q, qd, q_ref, qd_ref enters v, and v and qdd_ref enter acc.

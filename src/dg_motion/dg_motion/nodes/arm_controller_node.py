@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,8 @@ SCHEMA = (
                     [400.0] * 6, 0.0, 1e6),
     read_only_param("kd", "float[]", "velocity error gains of the effort laws [1/s]",
                     [40.0] * 6, 0.0, 1e5),
+    read_only_param("ki", "float[]", "integral gains of the effort laws [1/s^3] "
+                    "(each below kp * kd; all 0 = no integral action)", [0.0] * 6, 0.0, 1e7),
     read_only_param("loop_rate_hz", "float", "control loop rate [Hz]", 1000.0, 10.0, 10000.0),
     read_only_param("realtime", "bool", "SCHED_FIFO, CPU pinning, gc off in the loop", True),
     read_only_param("path_tolerance_rad", "float",
@@ -138,8 +141,15 @@ _OUTCOME_CODE = {
 }
 
 
+#: Keys of the hardware parameters that name files: a relative path there is relative to the
+#: parameters file (so a params file can point at its neighbours wherever it is installed).
+PATH_KEYS = ("urdf", "cell")
+
+
 def _hardware_params(path: str) -> dict:
     """The plug-in's parameters from a YAML mapping file ('' = none).
+
+    Relative paths under :data:`PATH_KEYS` are resolved against the file's folder.
 
     Raises:
         MotionInputError: unreadable file or not a mapping.
@@ -155,6 +165,11 @@ def _hardware_params(path: str) -> dict:
         raise MotionInputError(f"hardware_params_file {path!r}: {exc}") from None
     if not isinstance(data, dict):
         raise MotionInputError(f"hardware_params_file {path!r} must hold a mapping")
+    folder = Path(path).resolve().parent
+    for key in PATH_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            data[key] = str(folder / value)
     return data
 
 
@@ -214,7 +229,8 @@ class ArmControllerNode(ActuatorNode):
             hw_params = _hardware_params(p.hardware_params_file)
             config = LoopConfig(
                 p.hardware_plugin, hw_params, self.limits, law=p.control_law,
-                kp=list(p.kp), kd=list(p.kd), robot_description=urdf,
+                kp=list(p.kp), kd=list(p.kd),
+                ki=list(p.ki) if any(p.ki) else [], robot_description=urdf,
                 period_s=1.0 / p.loop_rate_hz, rtf=p.rtf, command_timeout_s=p.command_timeout_s,
                 start_tolerance_rad=p.start_tolerance_rad, realtime=p.realtime)
             self.loop = ControlLoopProcess(config)
