@@ -40,7 +40,7 @@ def test_demo_cell_loads_with_locations() -> None:
     assert cell.locations["tray"].count == 4 and cell.locations["outfeed"].count == 4
     # slot (1, 1) of the tray: pose + [pitch_x, pitch_y, 0]
     p = cell.locations["tray"].slot_pose(3)[:3, 3]
-    np.testing.assert_allclose(p, [0.38, -0.34, 0.041])
+    np.testing.assert_allclose(p, [0.40, -0.32, 0.041])   # [0.30, -0.42] + [0.10, 0.10]
     assert {b.name for b in cell.static} >= {"table", "machine_left_wall", "vise_base"}
 
 

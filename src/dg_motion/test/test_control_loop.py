@@ -33,7 +33,7 @@ def goal(q, t=1.0):
 
 def test_limits_merge_urdf_and_yaml():
     assert LIMITS.effort_max.tolist() == [150.0, 150.0, 150.0, 28.0, 28.0, 28.0]  # URDF
-    assert LIMITS.jerk_max.tolist() == [60.0, 60.0, 60.0, 100.0, 100.0, 100.0]    # yaml
+    assert LIMITS.jerk_max.tolist() == [360.0, 360.0, 360.0, 600.0, 600.0, 600.0]  # yaml
     with pytest.raises(MotionInputError, match="not in"):
         controller_limits(URDF, "", ["shoulder_pan_joint", "gripper"])
 

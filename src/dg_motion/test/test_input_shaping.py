@@ -176,3 +176,16 @@ def test_residual_vibration_array_and_scalar():
     assert arr.shape == (3,)
     assert isinstance(residual_vibration(s, 2.0, 0.02), float)
     assert residual_vibration(s, 2.0, 0.02) == pytest.approx(arr[0])
+
+
+def test_convolved_shaper_cancels_both_modes_and_keeps_limits():
+    from dg_motion.shaping.input_shaping import convolve
+
+    a, b = design_shaper("ei", 4.7, 0.05), design_shaper("zv", 10.0, 0.2)
+    both = convolve(a, b)
+    assert both.duration_s == pytest.approx(a.duration_s + b.duration_s)
+    assert both.amplitudes.sum() == pytest.approx(1.0) and np.all(both.amplitudes > 0)
+    for f, z in ((4.7, 0.05), (10.0, 0.2), (6.0, 0.1)):
+        assert residual_vibration(both, f, z) == pytest.approx(
+            residual_vibration(a, f, z) * residual_vibration(b, f, z), rel=1e-9, abs=1e-12)
+    assert residual_vibration(both, 10.0, 0.2) < 1e-9

@@ -51,7 +51,7 @@ def test_inline_targets_and_defaults(tmp_path: Path) -> None:
     assert [s.name for s in job.steps] == ["ptp_0", "up", "above_1", "above_3"]
     assert job.steps[0].speed == 0.3 and job.steps[1].speed_mps == 0.2
     assert job.steps[3].target is not None and job.steps[3].target.pose is not None
-    assert job.steps[3].target.pose[1, 3] == pytest.approx(0.32 + 3 * 0.08)
+    assert job.steps[3].target.pose[1, 3] == pytest.approx(0.32 + 3 * 0.10)
 
 
 @pytest.mark.parametrize(("steps", "frames", "message"), [

@@ -67,6 +67,12 @@ RING = 1 << 16
 RT_PRIORITY = 50
 #: Shared-memory floats reserved for sensors + ground truth.
 EXTRA_FLOATS = 4096
+#: Tool accelerometer samples kept (t, ax, ay, az) for the node to publish every one: 4 s at
+#: 1 kHz (the node drains it at its state rate). Vibration needs the loop's rate, not the
+#: state publication's.
+ACC_RING = 4096
+#: The sensor key of the tool accelerometer (hardware plug-ins' ``read().sensors``).
+ACCELEROMETER = "tool_accelerometer"
 
 
 class LawKind(enum.Enum):
@@ -287,7 +293,8 @@ class ControlLoop:
 # --- shared memory ------------------------------------------------------------------------
 
 HEADER = ("seq", "t_s", "cycles", "mode", "goal_id", "hw_state", "missed", "overruns",
-          "rt_flags", "compute_max_us", "lateness_max_us", "ring_count", "alive_wall_s")
+          "rt_flags", "compute_max_us", "lateness_max_us", "ring_count", "alive_wall_s",
+          "acc_count")
 _H = {k: i for i, k in enumerate(HEADER)}
 _MODES = list(FollowerMode)
 _HW = list(HardwareLifecycle)
@@ -301,7 +308,7 @@ def _layout(dof: int) -> dict[str, tuple[int, int]]:
     for name, n in [("header", len(HEADER))] + [(k, dof) for k in (
             "q", "qd", "effort", "q_ref", "qd_ref", "qdd_ref", "cmd_position",
             "cmd_velocity", "cmd_effort")] + [("extra", EXTRA_FLOATS), ("compute_us", RING),
-                                              ("lateness_us", RING)]:
+                                              ("lateness_us", RING), ("acc", 4 * ACC_RING)]:
         out[name] = (pos, n)
         pos += n
     out["total"] = (0, pos)
@@ -392,6 +399,11 @@ class SharedState:
         c = res.command
         v["cmd_position"][:], v["cmd_velocity"][:], v["cmd_effort"][:] = (
             c.position, c.velocity, c.effort)
+        acc = res.sensors.get(ACCELEROMETER)
+        if acc is not None and np.size(acc) == 3:
+            i = int(h[_H["acc_count"]])
+            v["acc"][4 * (i % ACC_RING):4 * (i % ACC_RING) + 4] = (res.t_s, *np.ravel(acc))
+            h[_H["acc_count"]] = i + 1
         if self.extra_keys:
             pos, extra = 0, v["extra"]
             for group, key, n in self.extra_keys:
@@ -440,6 +452,20 @@ class SharedState:
             copy["effort"], copy["q_ref"], copy["qd_ref"], copy["qdd_ref"],
             copy["cmd_position"], copy["cmd_velocity"], copy["cmd_effort"], sensors, gt,
             int(hh[_H["missed"]]), int(hh[_H["overruns"]]), int(hh[_H["rt_flags"]]))
+
+    def accelerometer(self, since: int) -> tuple[int, np.ndarray]:
+        """Accelerometer samples (k, 4: t_s, ax, ay, az) after sample count ``since``.
+
+        Returns the new count and the samples (at most :data:`ACC_RING`, oldest first;
+        the loop writes ahead while this reads, so the newest few may be left for later).
+        """
+        count = int(self.v["header"][_H["acc_count"]])
+        first = max(since, count - ACC_RING + 16)   # leave slots the writer may be in
+        if first >= count:
+            return count, np.zeros((0, 4))
+        idx = np.arange(first, count) % ACC_RING
+        ring = self.v["acc"].reshape(ACC_RING, 4)
+        return count, ring[idx].copy()
 
     def stats(self, last: int | None = None) -> LoopStats:
         """Timing statistics over the ring buffer (or its ``last`` samples)."""
@@ -618,6 +644,10 @@ class ControlLoopProcess:
     def stats(self, last: int | None = None) -> LoopStats:
         """Timing statistics."""
         return self.shared.stats(last)
+
+    def accelerometer(self, since: int) -> tuple[int, np.ndarray]:
+        """The tool accelerometer samples after ``since`` (:meth:`SharedState.accelerometer`)."""
+        return self.shared.accelerometer(since)
 
     @property
     def alive(self) -> bool:

@@ -128,6 +128,9 @@ SCHEMA = (
                     "hardware inputs published as std_msgs/Float64 on <name>/gpio_in/<input>",
                     []),
     read_only_param("tool_frame", "str", "frame of the tool accelerometer", "tool0"),
+    read_only_param("accelerometer_rate_hz", "float",
+                    "rate of /tool/accelerometer [Hz] (loop samples, decimated)", 500.0,
+                    1.0, 10000.0),
     read_only_param("base_frame", "str", "frame of ground-truth poses", "base_link"),
 )
 
@@ -247,6 +250,8 @@ class ArmControllerNode(ActuatorNode):
         self._state_pub = self.create_publisher(JointTrajectoryControllerState,
                                                 f"{name}/controller_state", 10)
         self._imu_pub = self.create_publisher(Imu, "/tool/accelerometer", SENSOR_QOS)
+        self._acc_seen = 0
+        self._acc_step = max(1, round(p.loop_rate_hz / p.accelerometer_rate_hz))
         self._clock_pub = (self.create_publisher(ClockMsg, "/clock", 10)
                            if p.publish_clock else None)
         self._gt_pubs: dict[str, Any] = {}
@@ -512,14 +517,19 @@ class ArmControllerNode(ActuatorNode):
             self._clock_pub.publish(ClockMsg(clock=s_to_stamp(snap.t_s)))
 
     def _publish_sensors(self, snap: Any, stamp: Any) -> None:
-        acc = snap.sensors.get("tool_accelerometer")
-        if acc is not None and len(acc) == 3 and np.isfinite(acc).all():
+        # every accelerometer sample of the loop (decimated to accelerometer_rate_hz), each
+        # with its own loop-time stamp: vibration needs the loop's rate
+        self._acc_seen, samples = self.loop.accelerometer(self._acc_seen)
+        for t, ax, ay, az in samples[::self._acc_step]:
+            if not math.isfinite(ax + ay + az):
+                continue
             imu = Imu()
-            imu.header.stamp, imu.header.frame_id = stamp, self.params.tool_frame
+            imu.header.stamp = self._stamp(float(t))
+            imu.header.frame_id = self.params.tool_frame
             imu.orientation_covariance[0] = -1.0   # no orientation
             imu.angular_velocity_covariance[0] = -1.0
             imu.linear_acceleration.x, imu.linear_acceleration.y, imu.linear_acceleration.z = (
-                float(acc[0]), float(acc[1]), float(acc[2]))
+                float(ax), float(ay), float(az))
             self._imu_pub.publish(imu)
         for key, pub in self._input_pubs.items():
             arr = snap.sensors.get(key)

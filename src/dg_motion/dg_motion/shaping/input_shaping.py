@@ -277,6 +277,26 @@ def design_shaper(kind: ShaperKind | str, frequency_hz: float, damping_ratio: fl
     return Shaper(t, a / a.sum(), kind.name, f, zeta, method)
 
 
+def convolve(a: Shaper, b: Shaper) -> Shaper:
+    """The shaper that cancels both modes: the convolution of two impulse sequences.
+
+    Multi-mode shaping (Singhose, Crain & Seering, "Convolved and simultaneous two-mode input
+    shapers", IEE Proc. Control Theory Appl. 144(6), 1997): each pair of impulses
+    ``(t_i + t_j, A_i A_j)``; the residual vibration of the result at any frequency is the
+    product of the two shapers' (so each mode keeps its shaper's insensitivity), its
+    duration the sum.
+    """
+    times = (a.times_s[:, None] + b.times_s[None, :]).ravel()
+    amps = (a.amplitudes[:, None] * b.amplitudes[None, :]).ravel()
+    order = np.argsort(times, kind="stable")
+    times, amps = times[order], amps[order]
+    keep = np.concatenate([[True], np.diff(times) > 1e-12])
+    merged = np.add.reduceat(amps, np.flatnonzero(keep))
+    return Shaper(times[keep], merged / merged.sum(), name=f"{a.name}*{b.name}",
+                  frequency_hz=a.frequency_hz, damping_ratio=a.damping_ratio,
+                  method=f"convolution ({a.method}; {b.method})")
+
+
 def residual_vibration(shaper: Shaper, frequency_hz: float | np.ndarray,
                        damping_ratio: float) -> float | np.ndarray:
     """Residual vibration of ``shaper`` on a mode (f [Hz], zeta), fraction of the unshaped one.

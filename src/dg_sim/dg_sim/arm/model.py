@@ -61,18 +61,24 @@ class ArmModelError(ValueError):
 class FlexSpec:
     """Passive compliant hinges cutting one link (default: the UR5 forearm at mid-length).
 
-    Default stiffness/damping give, with the actuated joints clamped (``MujocoSystem.
-    flex_modes``, confirmed by the impulse test ``test_arm_sim.py::
-    test_flexible_mode_by_impulse`` within 1 %), two bending modes: 9.2 / 9.9 Hz, damping
-    ratio 0.036 / 0.039 with an empty gripper; 6.9-7.1 / 7.3-7.9 Hz, 0.027-0.031 carrying the
-    1.2 kg raw part; 7.3-7.6 / 7.7-8.2 Hz carrying the 0.9 kg finished part (three poses).
+    One stiffness and damping per axis. The forearm link's z is the elbow's axis, so bending
+    about z moves the tool in the arm's vertical plane (gravity loads it: it sets the static
+    sag); bending about y moves it sideways (no gravity load), the mode a shoulder-pan transfer
+    excites. The sideways hinge is the softer one: it lumps the forearm's lateral bending with
+    the torsional compliance of the base joint's strain-wave gear, which is what gives
+    industrial arms their low first mode (a few Hz with a payload) while the sag stays that
+    of the stiff axis. Modes with the actuated joints clamped: see
+    :meth:`dg_sim.arm.mujoco_system.MujocoSystem.flex_modes` and the impulse test in
+    ``test_arm_sim.py``.
     """
 
     link: str = "forearm_link"
     point_m: tuple[float, float, float] = (-0.196125, 0.0, 0.0)  #: cut point, link frame
     axes: tuple[tuple[float, float, float], ...] = ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
-    stiffness_nm_per_rad: float = 800.0
-    damping_nms_per_rad: float = 1.0
+    #: per axis [N m/rad]: sideways (y), in-plane (z)
+    stiffness_nm_per_rad: tuple[float, ...] = (200.0, 800.0)
+    #: per axis [N m s/rad]
+    damping_nms_per_rad: tuple[float, ...] = (0.4, 1.0)
     split_offset_m: float = 0.1   #: |delta|, each half's CoM offset from the link CoM
 
 
@@ -355,8 +361,8 @@ class _Builder:
             for i, axis in enumerate(flex.axes):
                 name = f"{link.name}_flex_{i}"
                 ET.SubElement(inner, "joint", name=name, type="hinge", axis=fmt(axis),
-                              stiffness=repr(flex.stiffness_nm_per_rad), springref="0",
-                              damping=repr(flex.damping_nms_per_rad))
+                              stiffness=repr(flex.stiffness_nm_per_rad[i]), springref="0",
+                              damping=repr(flex.damping_nms_per_rad[i]))
                 self.flex_joints.append(name)
             _inertial(inner, link.mass_kg / 2.0, com_b - point, half)
             t_inner = transform(-point, (0.0, 0.0, 0.0))
@@ -403,9 +409,11 @@ def build_mjcf(urdf_path: str | Path, cell: Cell | None = None,
         f = opt.flex
         if f.link not in links:
             raise ArmModelError(f"flexible link '{f.link}' is not a link of {urdf_path}")
-        if not (f.stiffness_nm_per_rad > 0.0 and f.damping_nms_per_rad >= 0.0
-                and math.isfinite(f.stiffness_nm_per_rad + f.damping_nms_per_rad)):
-            raise ArmModelError("flex stiffness must be > 0 and damping >= 0 (finite), got "
+        k, c = np.asarray(f.stiffness_nm_per_rad, float), np.asarray(f.damping_nms_per_rad, float)
+        if not (k.shape == c.shape == (len(f.axes),) and np.all(k > 0.0) and np.all(c >= 0.0)
+                and np.isfinite(k.sum() + c.sum())):
+            raise ArmModelError("flex stiffness must be > 0 and damping >= 0 (finite), one per "
+                                f"axis ({len(f.axes)}), got "
                                 f"{f.stiffness_nm_per_rad!r}, {f.damping_nms_per_rad!r}")
 
     mj = ET.Element("mujoco", model=f"dg_arm_{Path(urdf_path).stem}")

@@ -90,9 +90,10 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "timestep_s": (ModelOptions.timestep_s, "physics step [s], independent of the rtf"),
     "flex_enabled": (True, "simulate the flexible forearm"),
     "flex_stiffness_nm_per_rad": (FlexSpec.stiffness_nm_per_rad,
-                                  "bending stiffness of the flexible link [N m/rad]"),
+                                  "bending stiffness of the flexible link, per axis (sideways, "
+                                  "in-plane) [N m/rad]"),
     "flex_damping_nms_per_rad": (FlexSpec.damping_nms_per_rad,
-                                 "bending damping of the flexible link [N m s/rad]"),
+                                 "bending damping of the flexible link, per axis [N m s/rad]"),
     "joint_damping_nms_per_rad": (ModelOptions.joint_damping_nms_per_rad,
                                   "viscous friction of each actuated joint [N m s/rad]"),
     "joint_friction_nm": (ModelOptions.joint_friction_nm,
@@ -188,6 +189,15 @@ def _number(params: Mapping[str, Any], key: str, low: float, high: float = math.
     return float(v)
 
 
+def _numbers(params: Mapping[str, Any], key: str, low: float) -> tuple[float, ...]:
+    v = params[key]
+    items = v if isinstance(v, (list, tuple)) else [v]
+    out = tuple(_number({key: x}, key, low) for x in items)
+    if not out:
+        raise ArmSimError(f"parameter '{key}' must hold one number per flex axis, got {v!r}")
+    return out
+
+
 def _quat_xyzw(rot: np.ndarray) -> np.ndarray:
     q = np.empty(4)
     mujoco.mju_mat2Quat(q, np.ascontiguousarray(rot).ravel())
@@ -234,8 +244,8 @@ class MujocoSystem:
         dt = _number(p, "timestep_s", 1e-5, 0.01)
         flex = None
         if p["flex_enabled"]:
-            flex = FlexSpec(stiffness_nm_per_rad=_number(p, "flex_stiffness_nm_per_rad", 1e-6),
-                            damping_nms_per_rad=_number(p, "flex_damping_nms_per_rad", 0.0))
+            flex = FlexSpec(stiffness_nm_per_rad=_numbers(p, "flex_stiffness_nm_per_rad", 1e-6),
+                            damping_nms_per_rad=_numbers(p, "flex_damping_nms_per_rad", 0.0))
         opt = ModelOptions(timestep_s=dt, flex=flex,
                            joint_damping_nms_per_rad=_number(p, "joint_damping_nms_per_rad", 0),
                            joint_friction_nm=_number(p, "joint_friction_nm", 0.0))
@@ -514,17 +524,18 @@ class MujocoSystem:
             rot = d.ximat[b].reshape(3, 3)
             inertia_w = rot @ np.diag(m.body_inertia[b]) @ rot.T
             mff = mff + m.body_mass[b] * jp.T @ jp + jr.T @ inertia_w @ jr
-        k = m.jnt_stiffness[m.dof_jntid[self._flex_v[0]]]
-        c = m.dof_damping[self._flex_v[0]]
+        k = np.diag(m.jnt_stiffness[m.dof_jntid[self._flex_v]])
+        c = np.diag(m.dof_damping[self._flex_v])
         chol = np.linalg.cholesky(mff)                      # M = L L^T
         linv = np.linalg.inv(chol)
-        evals, evecs = np.linalg.eigh(k * linv @ linv.T)     # L^-1 K L^-T v = w^2 v
+        evals, evecs = np.linalg.eigh(linv @ k @ linv.T)     # L^-1 K L^-T v = w^2 v
         modes = []
         for i in np.argsort(evals):
             w = math.sqrt(evals[i])
             shape = linv.T @ evecs[:, i]
-            modes.append(FlexMode(w / (2 * math.pi), c * w / (2 * k),
-                                  shape / np.linalg.norm(shape)))
+            # modal damping ratio (light, nearly proportional damping): phi'C phi w / 2 phi'K phi
+            zeta = float(shape @ c @ shape) * w / (2.0 * float(shape @ k @ shape))
+            modes.append(FlexMode(w / (2 * math.pi), zeta, shape / np.linalg.norm(shape)))
         return modes
 
     def place_object(self, name: str, xyz: Sequence[float],
@@ -627,7 +638,7 @@ class MujocoSystem:
         """Start the flexible link at its static deflection under gravity (no start-up jolt)."""
         m, d = self.model, self.data
         if self._flex_q.size:
-            k = m.jnt_stiffness[m.dof_jntid[self._flex_v[0]]]
+            k = m.jnt_stiffness[m.dof_jntid[self._flex_v]]
             for _ in range(30):
                 mujoco.mj_forward(m, d)
                 d.qpos[self._flex_q] = -d.qfrc_bias[self._flex_v] / k
