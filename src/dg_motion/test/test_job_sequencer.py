@@ -116,9 +116,15 @@ def test_failures_end_the_job_with_the_move_named(job):
     assert "move 0 'go'" in out[-1].text
 
     seq = JobSequencer(job, [PLAIN], _limits(job))
-    for ev in (JobEvent.READY, JobEvent.CELL_RESET, JobEvent.GOAL_SUCCEEDED, JobEvent.TIMER,
-               JobEvent.TIMER):
+    for ev in (JobEvent.READY, JobEvent.CELL_RESET):
         seq.handle(ev)
+    grip = seq.handle(JobEvent.GOAL_SUCCEEDED)
+    # the gripper step waits for the gripper's state input, not a fixed dwell
+    assert [(a.kind, a.name, a.value) for a in grip] == [
+        (ActionKind.SET_OUTPUT, "gripper", 1.0), (ActionKind.WAIT_INPUT, "gripper", 1.0)]
+    assert seq.state is JobState.WAITING_IO
+    seq.handle(JobEvent.IO_MATCHED)
+    seq.handle(JobEvent.TIMER)
     assert seq.state is JobState.WAITING_IO
     out = seq.handle(JobEvent.IO_TIMEOUT)
     assert seq.state is JobState.FAILED and "'done': input timed out" in out[-1].text

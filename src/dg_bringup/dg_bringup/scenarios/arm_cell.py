@@ -29,10 +29,13 @@ import matplotlib.pyplot as plt  # noqa: E402 - backend first
 #: dg_interfaces/JobEvent constants.
 MOVE_START, MOVE_END, IO, RUN_START, RUN_END = 0, 1, 2, 3, 4
 SUCCEEDED = 3  # dg_interfaces/MissionProgress.STATE_SUCCEEDED
-#: Longest stretch after a move's end that counts as its residual vibration [s].
-SETTLE_WINDOW_S = 0.6
+#: Stretch after a move's end that counts as its residual vibration [s]: the time the
+#: gripper's fingers take to close (the cell's grip_time_s, 0.3 s) less a margin, so the
+#: window shows the vibration while the part is gripped or released, not the jolt of the
+#: grasp itself.
+SETTLE_WINDOW_S = 0.25
 #: Shorter stops are skipped (the next move starts at once) [s].
-MIN_WINDOW_S = 0.2
+MIN_WINDOW_S = 0.15
 #: Parts the demo job makes per run (config/arm_cnc_job.yaml: the tray's 4 raw parts).
 PARTS_PER_RUN = 4
 
@@ -126,7 +129,8 @@ def analyze(run_dir: Path) -> dict[str, Any]:
             else float("nan"),
             "collision_steps": int(n_c[log_in].max() - n_c[log_in].min()) if log_in.any()
             else 0,
-            "parts_done": int(n_p[p_in].max()) if p_in.any() else 0,
+            # at the run's end (a run starts from the previous run's cell until its reset)
+            "parts_done": int(n_p[p_in][-1]) if p_in.any() else 0,
         }
     plain, shaped = per_run.get("plain"), per_run.get("shaped")
     metrics: dict[str, Any] = {"succeeded": False,

@@ -123,6 +123,10 @@ class JobDriver(abc.ABC):
     def goal_done(self, action: Action, ok: bool, text: str) -> None:
         """The controller finished ``action``'s goal (``ok``) with ``text``."""
         self.report(MOVE_END, action)
+        if self._record is not None:
+            # the free vibration starts when the arm has arrived: not before the controller
+            # reported it (a goal may start later than it was sent)
+            self._test_end_s = max(self._test_end_s, self.now_s)
         if ok and action.run not in ("identification", ""):
             self.done_moves += 1
         self.progress(f"{action.run}: {action.name}" + ("" if ok else f" FAILED: {text}"))

@@ -49,6 +49,16 @@ SECOND_MODE_AMPLITUDE = 0.25
 SECOND_MODE_SEPARATION = 0.3
 #: Damping ratio assumed at most when designing (EI is robust to the rest).
 MAX_DESIGN_DAMPING = 0.2
+#: A gripper step waits for the gripper's own state input (same name as its output) to
+#: report the commanded state, at most this many grip times (and at least GRIP_TIMEOUT_MIN_S):
+#: a fixed dwell would let the arm leave before a late command has closed the fingers.
+GRIP_TIMEOUT_FACTOR = 5.0
+GRIP_TIMEOUT_MIN_S = 1.0
+
+
+def waits_input(move: PlannedMove) -> bool:
+    """True when ``move`` ends on an input: a ``wait_io`` step or a gripper step."""
+    return move.kind is StepKind.GRIPPER or any(ev.kind is IoKind.WAIT for ev in move.io)
 
 
 @dataclass(frozen=True)
@@ -247,6 +257,11 @@ class JobSequencer:
             if ev.kind is IoKind.SET:
                 acts.append(Action(ActionKind.SET_OUTPUT, name=ev.name, value=ev.value,
                                    run=run.name, index=m.index))
+                if m.kind is StepKind.GRIPPER:
+                    acts.append(Action(
+                        ActionKind.WAIT_INPUT, name=ev.name, value=ev.value, run=run.name,
+                        index=m.index, duration_s=max(GRIP_TIMEOUT_MIN_S,
+                                                      GRIP_TIMEOUT_FACTOR * m.duration_s)))
             else:
                 acts.append(Action(ActionKind.WAIT_INPUT, name=ev.name, value=ev.value,
                                    duration_s=ev.timeout_s, run=run.name, index=m.index))
@@ -310,8 +325,7 @@ def _upcoming(s: JobSequencer, advance: bool) -> Upcoming:
         m = s.job.moves[i]
         if m.kind.is_motion:
             return Upcoming.MOTION
-        return (Upcoming.WAIT_IO if any(ev.kind is IoKind.WAIT for ev in m.io)
-                else Upcoming.HOLD)
+        return Upcoming.WAIT_IO if waits_input(m) else Upcoming.HOLD
     return Upcoming.NEXT_RUN if s.more_runs() else Upcoming.DONE
 
 
