@@ -1,6 +1,8 @@
 """Benchmark 9: the CNC load/unload job end to end on the MuJoCo arm, shaped vs plain.
 
-Shaped + compensated against the same job unshaped and uncompensated, in one run. Ours: ``config/arm_cnc_job.yaml`` (4 parts: tray -> vise -> machine -> outfeed) checked and
+Shaped + compensated against the same job unshaped and uncompensated, in one run.
+
+Ours: ``config/arm_cnc_job.yaml`` (4 parts: tray -> vise -> machine -> outfeed) checked and
 planned offline (``dg_motion.offline``), then executed in-process
 (``dg_motion.execution.in_process_runner``: the job runner's sequencer and driver, the
 1 kHz control loop and the MuJoCo arm with its flexible forearm in lockstep, no ROS): an
