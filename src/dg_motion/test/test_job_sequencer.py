@@ -169,3 +169,11 @@ def test_test_move_returns_to_the_start(job):
     q_out = out.sample(np.array([out.duration_s]))[0][0]
     q_back = back.sample(np.array([back.duration_s]))[0][0]
     assert np.allclose(q_back, job.start_q) and not np.allclose(q_out, job.start_q)
+
+
+def test_readme_diagram_is_the_table():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert transition_table_markdown() in readme, (
+        "src/dg_motion/README.md: paste transition_table_markdown()'s output")
