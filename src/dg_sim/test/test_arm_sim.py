@@ -305,9 +305,13 @@ def test_machine_turns_a_raw_part_into_a_finished_one_and_outfeed_counts_it():
     sim = make()
     cell = load_cell(CELL)
     sim.place_object("raw_1", cell.vise_pose[:3] + [0, 0, 0.001])
-    run(sim, SimCommand.empty(6), cell.machine_cycle_s - 0.1)
+    run(sim, SimCommand.empty(6), cell.machine_cycle_s + 0.5)
+    assert sim.read().ground_truth["parts_machined"][0] == 0   # not started
+    start = SimCommand.empty(6)
+    start.gpio = {"machine_start": 1.0}
+    run(sim, start, cell.machine_cycle_s - 0.1)
     assert sim.read().ground_truth["parts_machined"][0] == 0
-    run(sim, SimCommand.empty(6), 0.3)
+    run(sim, start, 0.3)
     gt = sim.read().ground_truth
     assert gt["parts_machined"][0] == 1
     names = list(sim.object_names)

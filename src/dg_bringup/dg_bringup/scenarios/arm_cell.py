@@ -10,6 +10,9 @@ the machine's cycle): from the move's end to the next move's start, at most
 :data:`SETTLE_WINDOW_S`, windows shorter than :data:`MIN_WINDOW_S` skipped. In each window the
 accelerometer's mean (gravity and the static pose) is removed and the largest norm of what
 is left is the stop's residual vibration; a run's figure is its largest stop.
+
+A run succeeds when it makes every part its job makes (:func:`parts_per_run`: the job file
+the job runner ran, named in the run folder's ``parameters.yaml``), with no collision.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+import yaml
 
 from dg_bringup.scenarios.recording import read_topics, topic_counts
+from dg_motion.errors import MotionInputError
+from dg_motion.offline.job import GRIPPER_OUTPUT, Job, StepKind, load_job
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - backend first
@@ -36,8 +42,8 @@ SUCCEEDED = 3  # dg_interfaces/MissionProgress.STATE_SUCCEEDED
 SETTLE_WINDOW_S = 0.25
 #: Shorter stops are skipped (the next move starts at once) [s].
 MIN_WINDOW_S = 0.15
-#: Parts the demo job makes per run (config/arm_cnc_job.yaml: the tray's 4 raw parts).
-PARTS_PER_RUN = 4
+#: The job runner's node name (its ``job_file`` parameter names the job it ran).
+JOB_RUNNER = "/job_runner"
 
 
 def _series(msgs: list[tuple[float, Any]], fn: Any) -> np.ndarray:
@@ -46,6 +52,41 @@ def _series(msgs: list[tuple[float, Any]], fn: Any) -> np.ndarray:
 
 def _stamp(m: Any) -> float:
     return m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
+
+
+def parts_made(job: Job) -> int:
+    """Parts one run of ``job`` makes: its releases of a part of the outfeed's type.
+
+    A release is a gripper step that opens while the job holds a part of the cell's
+    ``outfeed.part`` type (a finished part put down: what the simulator counts in
+    ``parts_done``); what is held follows the job's ``payload`` steps.
+    """
+    outfeed = job.cell.locations.get("outfeed")
+    if outfeed is None:
+        return 0
+    held, made = None, 0
+    for step in job.steps:
+        if step.kind is StepKind.PAYLOAD and step.payload is not None:
+            held = step.payload.part
+        elif (step.kind is StepKind.GRIPPER and step.io_name == GRIPPER_OUTPUT
+              and step.io_value == 0.0 and held == outfeed.part):
+            made += 1
+    return made
+
+
+def parts_per_run(run_dir: Path) -> int:
+    """Parts each run must make: :func:`parts_made` of the job file the job runner ran.
+
+    Raises ValueError when ``parameters.yaml`` names no job file or the job does not load.
+    """
+    params = yaml.safe_load((run_dir / "parameters.yaml").read_text()) or {}
+    job_file = (params.get(JOB_RUNNER) or {}).get("ros__parameters", {}).get("job_file")
+    if not isinstance(job_file, str) or not job_file:
+        raise ValueError(f"parameters.yaml: no {JOB_RUNNER} job_file parameter")
+    try:
+        return parts_made(load_job(job_file))
+    except MotionInputError as exc:
+        raise ValueError(f"the job runner's job_file: {exc}") from None
 
 
 def _runs(events: list[Any]) -> dict[str, dict[str, Any]]:
@@ -136,6 +177,12 @@ def analyze(run_dir: Path) -> dict[str, Any]:
     metrics: dict[str, Any] = {"succeeded": False,
                                "recorded_topics": len(topic_counts(mcap)),
                                "collisions": int(n_c.max() - n_c.min()) if len(n_c) else 0}
+    try:
+        parts_expected: int | None = parts_per_run(run_dir)
+        metrics["parts_per_run"] = parts_expected
+    except ValueError as exc:  # the run cannot be judged: not a success, the rest still is
+        parts_expected = None
+        metrics["parts_per_run_error"] = str(exc)
     if shaped is not None:
         metrics.update(cycle_time_s=shaped["job_time_s"], parts_done=shaped["parts_done"],
                        tracking_error_max_rad=shaped["tracking_error_max_rad"],
@@ -151,8 +198,8 @@ def analyze(run_dir: Path) -> dict[str, Any]:
         metrics["residual_vibration_mean_reduction_ratio"] = float(
             1.0 - shaped["residual_mean_mps2"] / plain["residual_mean_mps2"])
     metrics["succeeded"] = bool(
-        succeeded and metrics["collisions"] == 0
-        and all(r["parts_done"] == PARTS_PER_RUN for r in per_run.values()))
+        succeeded and metrics["collisions"] == 0 and parts_expected is not None
+        and all(r["parts_done"] == parts_expected for r in per_run.values()))
     _plot(run_dir / "arm_runs.png", per_run, runs, t_acc, acc, t_cs, err)
     return metrics
 

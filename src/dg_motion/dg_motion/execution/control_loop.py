@@ -71,6 +71,10 @@ EXTRA_FLOATS = 4096
 #: 1 kHz (the node drains it at its state rate). Vibration needs the loop's rate, not the
 #: state publication's.
 ACC_RING = 4096
+#: Longest wall time [s] the simulated loop waits for the node to publish (then it goes on:
+#: a node that stopped publishing must not freeze the physics forever) and its poll period.
+LEAD_WAIT_LIMIT_S = 2.0
+LEAD_POLL_S = 0.0002
 #: The sensor key of the tool accelerometer (hardware plug-ins' ``read().sensors``).
 ACCELEROMETER = "tool_accelerometer"
 
@@ -101,6 +105,10 @@ class LoopConfig:
     start_tolerance_rad: float = 0.01
     realtime: bool = True
     cpu: int | None = None          # pin to this CPU (None: the last one)
+    #: Simulated hardware only: the loop waits while it is more than this far [s] of loop
+    #: time ahead of what the node has published (lockstep: a busy machine slows the run
+    #: instead of leaving gaps in /clock and the state streams); 0 = never waits.
+    max_lead_s: float = 0.0
 
 
 class PositionLaw:
@@ -220,6 +228,9 @@ class ControlLoop:
                                            command_timeout_s=config.command_timeout_s,
                                            start_tolerance_rad=config.start_tolerance_rad)
         self.gpio: dict[str, float] = {}
+        #: Output changes not applied yet: one per output per cycle, so a pulse that arrives
+        #: with its end in the same batch still shows both edges to the hardware.
+        self._gpio_pending: dict[str, list[float]] = {}
         self.fault = ""
 
     def _make_law(self, kind: LawKind) -> PositionLaw | EffortLaw:
@@ -248,6 +259,8 @@ class ControlLoop:
             cmd = HardwareCommand.none(len(self.names))
             if self.follower.mode is not FollowerMode.HOLDING:
                 self.follower.stop(t_s, f"error: {exc}")
+        for name in [n for n, q in self._gpio_pending.items() if q]:
+            self.gpio[name] = self._gpio_pending[name].pop(0)
         cmd.gpio = self.gpio
         self.hardware.write(t_s, period, cmd)
         return CycleResult(t_s, state.q, state.qd, state.effort, step.q_ref, step.qd_ref,
@@ -273,7 +286,7 @@ class ControlLoop:
             self.hardware.trigger(HardwareEvent.DEACTIVATE)
             return ("lifecycle", self.hardware.state.value, self.hardware.error)
         elif kind == "gpio":
-            self.gpio[msg[1]] = float(msg[2])
+            self._gpio_pending.setdefault(msg[1], []).append(float(msg[2]))
         elif kind == "law":
             payload = getattr(getattr(self.law, "controller", None), "payload", None)
             try:
@@ -294,7 +307,7 @@ class ControlLoop:
 
 HEADER = ("seq", "t_s", "cycles", "mode", "goal_id", "hw_state", "missed", "overruns",
           "rt_flags", "compute_max_us", "lateness_max_us", "ring_count", "alive_wall_s",
-          "acc_count")
+          "acc_count", "published_t")
 _H = {k: i for i, k in enumerate(HEADER)}
 _MODES = list(FollowerMode)
 _HW = list(HardwareLifecycle)
@@ -544,16 +557,26 @@ def loop_main(config: LoopConfig, conn: Any, shm_name: str) -> None:
     flags, refused = (apply_realtime(config.cpu) if config.realtime else (0, []))
     shared.v["header"][_H["rt_flags"]] = flags
     conn.send(("ready", keys, refused, loop.hardware.system.simulated))
-    rtf = config.rtf if loop.hardware.system.simulated else 1.0
+    simulated = loop.hardware.system.simulated
+    rtf = config.rtf if simulated else 1.0
     wall_period = config.period_s / rtf
+    max_lead = config.max_lead_s if simulated else 0.0
+    header = shared.v["header"]
     k, anchor_k = 1, 0
     anchor = time.perf_counter()
     try:
         while True:
+            t_s = k * config.period_s
+            if max_lead > 0.0 and t_s - header[_H["published_t"]] > max_lead:
+                # lockstep with the publisher: wait (bounded) for the node to catch up
+                give_up = time.perf_counter() + LEAD_WAIT_LIMIT_S
+                while (t_s - header[_H["published_t"]] > max_lead
+                       and time.perf_counter() < give_up and not conn.poll()):
+                    time.sleep(LEAD_POLL_S)
+                anchor, anchor_k = time.perf_counter(), k
             deadline = anchor + (k - anchor_k) * wall_period
             _sleep_until(deadline)
             wake = time.perf_counter()
-            t_s = k * config.period_s
             if conn.poll():
                 while conn.poll():
                     msg = conn.recv()
@@ -648,6 +671,10 @@ class ControlLoopProcess:
     def accelerometer(self, since: int) -> tuple[int, np.ndarray]:
         """The tool accelerometer samples after ``since`` (:meth:`SharedState.accelerometer`)."""
         return self.shared.accelerometer(since)
+
+    def mark_published(self, t_s: float) -> None:
+        """The node has published the state of loop time ``t_s`` (lockstep, ``max_lead_s``)."""
+        self.shared.v["header"][_H["published_t"]] = t_s
 
     @property
     def alive(self) -> bool:

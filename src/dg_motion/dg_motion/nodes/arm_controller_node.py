@@ -235,7 +235,9 @@ class ArmControllerNode(ActuatorNode):
                 kp=list(p.kp), kd=list(p.kd),
                 ki=list(p.ki) if any(p.ki) else [], robot_description=urdf,
                 period_s=1.0 / p.loop_rate_hz, rtf=p.rtf, command_timeout_s=p.command_timeout_s,
-                start_tolerance_rad=p.start_tolerance_rad, realtime=p.realtime)
+                start_tolerance_rad=p.start_tolerance_rad, realtime=p.realtime,
+                # lockstep: at most three state publications ahead of what was published
+                max_lead_s=(3.0 * p.rtf / p.state_publish_rate_hz) if p.publish_clock else 0.0)
             self.loop = ControlLoopProcess(config)
         except MotionInputError as exc:
             raise ParameterError(str(exc)) from None
@@ -515,6 +517,7 @@ class ArmControllerNode(ActuatorNode):
         self._publish_sensors(snap, stamp)
         if self._clock_pub is not None:
             self._clock_pub.publish(ClockMsg(clock=s_to_stamp(snap.t_s)))
+        self.loop.mark_published(snap.t_s)
 
     def _publish_sensors(self, snap: Any, stamp: Any) -> None:
         # every accelerometer sample of the loop (decimated to accelerometer_rate_hz), each

@@ -51,6 +51,7 @@ from dg_motion.execution.job_driver import JobDriver
 from dg_motion.execution.job_sequencer import Action, JobSequencer, JobState, RunSpec
 from dg_motion.offline.checks import check_job
 from dg_motion.offline.job import PayloadSpec, load_job
+from dg_motion.offline.planner import IoKind
 from dg_motion.shaping.mode_identification import ModeEstimate
 from dg_motion.trajectory.types import sample_uniform
 
@@ -121,7 +122,11 @@ class _RosDriver(JobDriver):
                 COMMAND_SUB_QOS)
         self._progress_pub = node.create_publisher(MissionProgress, "/job/progress", STATE_QOS)
         self._events_pub = node.create_publisher(JobEventMsg, "/job/events", EVENTS_QOS)
-        self.total = len(seq.job.moves) * len(seq.runs)
+        # every output up front: its first value must reach late-joining recorders too
+        outputs = {ev.name for m in seq.job.moves for ev in m.io if ev.kind is IoKind.SET}
+        for name in sorted(outputs | ({p.reset_output} if p.reset_output else set())):
+            self._publisher(name)
+        self.total = sum(m.kind.is_motion for m in seq.job.moves) * len(seq.runs)
 
     @property
     def server_ready(self) -> bool:
@@ -159,13 +164,21 @@ class _RosDriver(JobDriver):
             self.node.get_logger().error(f"move '{action.name}' failed: {text}")
         self.goal_done(action, ok, text)
 
-    def set_output(self, name: str, value: float) -> None:
-        """Publish the output."""
+    def _publisher(self, name: str) -> Any:
         pub = self._out_pubs.get(name)
         if pub is None:
             pub = self._out_pubs[name] = self.node.create_publisher(
                 Float64, f"/{self.node.params.controller}/gpio/{name}", COMMAND_SUB_QOS)
-        pub.publish(Float64(data=float(value)))
+        return pub
+
+    def set_output(self, name: str, value: float) -> None:
+        """Publish the output."""
+        self._publisher(name).publish(Float64(data=float(value)))
+
+    def goal_done(self, action: Action, ok: bool, text: str) -> None:
+        """A result arrived (in a callback): take the time now, then the driver's handling."""
+        self.now_s = self.node.now_s()
+        super().goal_done(action, ok, text)
 
     def set_payload(self, payload: PayloadSpec) -> None:
         """Publish the payload (point mass)."""
@@ -185,7 +198,7 @@ class _RosDriver(JobDriver):
         """Publish a JobEvent."""
         msg = JobEventMsg(run=action.run, event=kind, index=max(action.index, 0),
                           name=action.name, planned_duration_s=float(planned_s))
-        msg.header.stamp = s_to_stamp(max(self.now_s, 0.0))
+        msg.header.stamp = s_to_stamp(max(self.node.now_s(), 0.0))   # not the last tick's
         self._events_pub.publish(msg)
 
     def progress(self, text: str) -> None:

@@ -29,8 +29,8 @@ nearest free part whose centre lies within ``grasp_tolerance_m`` of the TCP to t
 (MuJoCo weld equality, activated with the current relative pose: no jump), so the arm
 carries its mass; opening deletes the weld and the part falls/settles where it is. The
 machine turns a raw part released in the vise (centre within 1 cm, speed < 2 cm/s) into a
-finished one after ``machine_cycle_s`` (the finished body, parked outside the cell until
-then, takes the raw one's place).
+finished one after ``machine_cycle_s`` with its input ``command.gpio["machine_start"]`` set
+(the finished body, parked outside the cell until then, takes the raw one's place).
 
 Sensors (``read().sensors``): ``tool_accelerometer`` (3,) [m/s^2], the tool0-frame specific force
 of a MuJoCo ``accelerometer`` at the TCP, as an IMU measures it (gravity not removed: at rest
@@ -316,6 +316,7 @@ class MujocoSystem:
         self._part_start = [(d.qpos[a:a + 3].copy(), d.qpos[a + 3:a + 7].copy(), bool(v))
                             for a, v in zip(self._part_qadr, self._visible, strict=True)]
         self._reset_level = False
+        self._machine_on = False
         d.qpos[self._qadr] = q0
         self._settle_flex()
         # drive servo gains: critically damped at the bandwidth for each joint's own inertia
@@ -413,6 +414,9 @@ class MujocoSystem:
             gpio: Any = {}
         else:
             gpio = getattr(command, "gpio", None) or {}
+        ms = gpio.get("machine_start") if isinstance(gpio, Mapping) else None
+        if isinstance(ms, (int, float)) and math.isfinite(ms):
+            self._machine_on = ms >= 0.5
         r = gpio.get("sim_reset_cell") if isinstance(gpio, Mapping) else None
         if isinstance(r, (int, float)) and math.isfinite(r) and (r >= 0.5) != self._reset_level:
             self._reset_level = r >= 0.5
@@ -576,6 +580,7 @@ class MujocoSystem:
             self._place_part(i, xyz, quat, visible)
         self._vise_timer_s[:] = 0.0
         self._machined = 0
+        self._machine_on = False
         mujoco.mj_forward(self.model, self.data)
         self._slow_update()
 
@@ -726,7 +731,9 @@ class MujocoSystem:
                    < _VISE_TOLERANCE_M) & (speed < _AT_REST_MPS) & self._visible[:n])
         if 0 <= self._held < n:
             inside[self._held] = False
-        self._vise_timer_s[:n] = np.where(inside, self._vise_timer_s[:n] + elapsed_s, 0.0)
+        running = inside & self._machine_on   # the cycle runs while machine_start is set
+        self._vise_timer_s[:n] = np.where(running, self._vise_timer_s[:n] + elapsed_s,
+                                          np.where(inside, self._vise_timer_s[:n], 0.0))
         for i in np.flatnonzero(inside & (self._vise_timer_s[:n] >= self.cell.machine_cycle_s)):
             raw_h = self.cell.parts["raw"].size_m[2]
             fin_h = self.cell.parts["finished"].size_m[2]
