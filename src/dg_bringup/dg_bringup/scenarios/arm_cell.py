@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 import yaml
 
@@ -229,6 +230,7 @@ def _plot(path: Path, per_run: dict[str, dict[str, Any]], runs: dict[str, dict[s
         ax.bar(range(len(stops)), [p for _, _, p in stops], color="tab:orange")
         ax.set(title="residual vibration at each stop (after the move ends)",
                xlabel="stop #", ylabel="peak [m/s²]")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3, axis="y")
         ax = axes[2][col]
         sel = (t_cs >= t0) & (t_cs <= t1)
