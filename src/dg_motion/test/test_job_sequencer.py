@@ -1,5 +1,7 @@
 """The job runner's state machine: every transition, driven with hand-made events."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -20,6 +22,7 @@ from dg_motion.shaping.input_shaping import residual_vibration
 from dg_motion.shaping.mode_identification import ModeEstimate
 from dg_motion.shaping.shaped_trajectory import ShapedTrajectory
 
+REPO = Path(__file__).resolve().parents[3]
 HOME = [2.8244, -1.8796, 1.5195, -1.2106, -1.5708, -1.8879]
 PLAIN = RunSpec("plain", shaped=False, compensated=False)
 SHAPED = RunSpec("shaped", shaped=True, compensated=True)
@@ -31,7 +34,7 @@ def job(tmp_path_factory):
     d = tmp_path_factory.mktemp("job")
     (d / "job.yaml").write_text(yaml.safe_dump({"job": {
         "name": "tiny", "robot": {"model": "ur5"},
-        "cell": str(__import__("pathlib").Path("config/arm_cell.yaml").resolve()),
+        "cell": str(REPO / "config" / "arm_cell.yaml"),
         "start": "home",
         "frames": {"home": {"joints": HOME},
                    "out": {"joints": [HOME[0] + 0.3, *HOME[1:]]}},
@@ -172,8 +175,6 @@ def test_test_move_returns_to_the_start(job):
 
 
 def test_readme_diagram_is_the_table():
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert transition_table_markdown() in readme, (
         "src/dg_motion/README.md: paste transition_table_markdown()'s output")

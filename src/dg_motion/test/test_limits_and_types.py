@@ -6,9 +6,10 @@ import yaml
 
 from dg_motion.errors import MotionInputError
 from dg_motion.robots.limits import JointLimits, joint_limits_from_dict, load_joint_limits
+from dg_motion.robots.paths import robot_file
 from dg_motion.trajectory.types import SampledTrajectory, sample_uniform
 
-UR5_LIMITS = "src/dg_motion/config/robots/ur5/joint_limits.yaml"
+UR5_LIMITS = robot_file("ur5", "joint_limits.yaml")
 
 
 def _doc(**entries):
