@@ -329,8 +329,6 @@ def test_machine_turns_a_raw_part_into_a_finished_one_and_outfeed_counts_it():
 
 def test_repo_cell_gripper_boxes_grip_time_and_allowed_contacts():
     cell = REPO / "config" / "arm_cell.yaml"
-    if not cell.is_file():
-        pytest.skip("config/arm_cell.yaml not written yet")
     sim = MujocoSystem()
     sim.on_configure({"cell": str(cell)})
     sim.on_activate()
