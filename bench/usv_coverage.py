@@ -220,7 +220,7 @@ def main() -> int:
          "reference_source": "lower bound: coverable area / swath width",
          "goal": "informational", "pass": True},
         {"metric": "plan_cpu_s_max", "ours": cpu_max, "reference": None,
-         "reference_source": "goal from issue 3", "goal": f"<= {GOAL_PLAN_S:.1f}",
+         "reference_source": "USV survey acceptance goal", "goal": f"<= {GOAL_PLAN_S:.1f}",
          "pass": cpu_max <= GOAL_PLAN_S},
         {"metric": "plan_wall_s_max", "ours": wall_max, "reference": None,
          "reference_source": "wall clock on shared CI cores", "goal": "informational",

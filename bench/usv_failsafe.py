@@ -7,7 +7,7 @@ timelines with delivery latency, and, for the geofence, the whole chain monitor 
 ``config/usv_mission.yaml``) -> a kinematic WAM-V that obeys the executive's commands.
 
 Reference: ArduPilot Rover's fail-safes (FS_TIMEOUT 1.5 s, FS_GCS_TIMEOUT 5 s, BATT_LOW_TIMER
-10 s, fence checked at 10 Hz), same timeouts here. Goals (issue 3): >= 50 trials per fault,
+10 s, fence checked at 10 Hz), same timeouts here. Goals: >= 50 trials per fault,
 every fault detected within its timeout + 0.1 s (and not before the timeout), 100 % correct
 action, the geofence never crossed.
 

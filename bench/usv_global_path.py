@@ -7,7 +7,7 @@ Times are CPU times of the call (the goal), wall times reported too: the CI mach
 cores are shared with other jobs.
 
 Reference: a plain pure-Python 8-connected A* (heapq, octile heuristic, no corner cutting)
-on the same grids, timed in this run (a previous session measured 858 ms for its own).
+on the same grids, timed in this run.
 
 Optimal cost, computed independently of both: SciPy's compiled Dijkstra
 (``scipy.sparse.csgraph.dijkstra``) over the full 8-connected grid graph (diagonal steps
@@ -52,7 +52,6 @@ QUERIES_PER_MAP = 2
 SIZE_M = 1000.0
 RESOLUTION_M = 1.0
 INFLATION_M = 5.0
-PRIOR_ASTAR_MS = 858.0
 GOAL_MS = 100.0
 GOAL_RATIO = 1.01
 SQRT2 = math.sqrt(2.0)
@@ -256,8 +255,7 @@ def main() -> int:
     blocked = sum(max(c["blocked"], 0) for c in cases)
     failed = sum(c["status"] != "ok" for c in cases)
     astar_err = max(abs(c["astar_m"] - c["opt_m"]) for c in cases)
-    ref_src = (f"plain pure-Python 8-connected A* on the same maps, measured in this run "
-               f"(previous session: {PRIOR_ASTAR_MS:.0f} ms)")
+    ref_src = "plain pure-Python 8-connected A* on the same maps, measured in this run"
     results = [
         {"metric": "plan_cpu_ms_median_cold", "ours": cold_med, "reference": astar_med,
          "reference_source": ref_src + "; ours includes building the map's roadmap",

@@ -24,7 +24,7 @@ LOS (no integral, no crab-angle compensation) with the textbook lookahead of two
 lengths (Fossen 2021, guidance chapter) and the 2 m waypoint radius of ArduPilot Rover's
 ``WP_RADIUS`` default, i.e. what a plain waypoint follower does; ours switches at the same
 2 m.
-Goals (issue 3): our lane cross-track RMS <= 0.5 m and max <= 1.5 m.
+Goals: our lane cross-track RMS <= 0.5 m and max <= 1.5 m.
 
 Run: ``python bench/usv_lawnmower.py --json bench/results/usv_lawnmower.json``.
 """

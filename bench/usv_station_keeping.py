@@ -31,8 +31,8 @@ Estimator: idealised - true state plus seeded white noise (position sigma 0.02 m
 0.005 rad, velocity 0.02 m/s).
 
 Reference: the best single-run VRX 2019 station-keeping scores, 0.14 (best) to 1.26, as
-quoted in issue 3 (VRX 2019 final results; teams could also fit side thrusters).
-Goals (issue 3): mean e <= 0.3 in calm water, <= 1.0 under the stationkeeping2 disturbance.
+from the VRX 2019 final results (teams could also fit side thrusters).
+Goals: mean e <= 0.3 in calm water, <= 1.0 under the stationkeeping2 disturbance.
 
 Run: ``python bench/usv_station_keeping.py --json bench/results/usv_station_keeping.json``.
 """
@@ -68,7 +68,7 @@ VRX_SK2_GOAL_YAW_RAD = 2.35
 WAVES = {"peak_period_s": 3.0, "sig_height_m": 0.3, "direction_rad": 0.0}
 NOISE = {"position_sigma_m": 0.02, "yaw_sigma_rad": 0.005, "velocity_sigma_mps": 0.02}
 REF_BEST, REF_WORST = 0.14, 1.26
-REF_SOURCE = "VRX 2019 best single runs 0.14-1.26 (issue 3)"
+REF_SOURCE = "VRX 2019 best single runs 0.14-1.26"
 
 
 def vrx_pose_error(x: np.ndarray, y: np.ndarray, psi: np.ndarray, goal: tuple[float, ...]

@@ -29,8 +29,8 @@ or when the waypoint's share of the remaining time is used up.
 Estimator: idealised - true state plus seeded white noise (position sigma 0.02 m, yaw
 0.005 rad, velocity 0.02 m/s).
 
-Reference: the best VRX 2019 wayfinding task score, mean 0.05 (as quoted in issue 3).
-Goal (issue 3): mean score over the six sets <= 0.05.
+Reference: the best VRX 2019 wayfinding task score, mean 0.05 (VRX 2019 final results).
+Goal: mean score over the six sets <= 0.05.
 
 Run: ``python bench/usv_wayfinding.py --json bench/results/usv_wayfinding.json``.
 """
@@ -137,7 +137,7 @@ def main() -> int:
         results = [trial(s) for s in SEEDS]
         scores = [r[0] for r in results]
         mean = float(np.mean(scores))
-        src = "VRX 2019 best wayfinding score, mean 0.05 (issue 3)"
+        src = "VRX 2019 best wayfinding score, mean 0.05"
         report.add("mean VRX wayfinding score (6 sets)", mean, "<= 0.05", mean <= 0.05,
                    REFERENCE, src)
         report.add("worst set (info)", float(np.max(scores)), "reported only", True,

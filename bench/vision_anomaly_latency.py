@@ -12,7 +12,7 @@ images first. Reported: wall-clock p50 (the goal), p90, p99, CPU time p50 (proce
 which other load on shared cores does not inflate) and the median of each stage.
 
 Reference: anomalib PatchCore with ResNet-18 exported to OpenVINO, 29 ms per image on a CPU
-(issue 4); goal p50 <= 30 ms.
+goal p50 <= 30 ms.
 
 Run: ``python bench/vision_anomaly_latency.py --json bench/results/vision_anomaly_latency.json``.
 """
@@ -89,7 +89,7 @@ def _run(report: Report, args: argparse.Namespace) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     results = [
         {"metric": "latency_p50_ms", "ours": p50, "reference": REF_MS,
-         "reference_source": "anomalib PatchCore-R18, OpenVINO CPU (issue 4)",
+         "reference_source": "anomalib PatchCore-R18, OpenVINO CPU",
          "goal": f"<= {GOAL_P50_MS:.0f}", "pass": p50 <= GOAL_P50_MS},
         {"metric": "latency_p90_ms", "ours": p90, "reference": None,
          "reference_source": "same run", "goal": "informational", "pass": True},

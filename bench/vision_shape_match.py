@@ -2,7 +2,7 @@
 
 Ours: ``dg_vision.metrology.matching.ShapeModel`` (gradient-direction score over an image
 pyramid, exhaustive angle/scale search on the top level with ``cv2.matchTemplate``,
-coarse-to-fine tracking, least-squares sub-pixel refinement). Goal (issue 4): position
+coarse-to-fine tracking, least-squares sub-pixel refinement). Goal: position
 <= 0.1 px RMS, angle <= 0.05 deg RMS, <= 50 ms per search; no published reference figure
 (HALCON quotes ~1/20 px and ~1/100 deg for its shape-based matching).
 
