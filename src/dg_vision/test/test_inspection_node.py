@@ -1,6 +1,7 @@
 """Node tests of ``inspection`` with real rclpy and DDS."""
 
 import math
+import threading
 import time
 
 import cv2
@@ -12,6 +13,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from vision_msgs.msg import Detection2DArray
 from vision_test_parts import render_board
@@ -330,6 +332,78 @@ def test_stale_and_future_stamps_are_rejected(image_harness):
         assert h.spin_until(lambda i=i: rej["stale"] == i + 1 and crej["stale"] == i + 1,
                             5.0), (dict(rej), dict(crej))
     assert h.results == [] and h.level() == bytes([WARN])
+
+
+def test_inputs_keep_coming_while_a_frame_is_inspected(ros_context, tmp_path):
+    """On sim time, a frame arriving while the previous one is still inspected is judged by
+    the current clock: the next part's frame, stamped 10 s (> max_input_age_s) after the
+    one being inspected, is accepted, not taken for a frame from the future."""
+    h = Harness(ros_context, _write(tmp_path, IMAGE_RECIPE), use_sim_time=True)
+    clock_pub = h.io.create_publisher(Clock, "/clock", 10)
+    started, release, finished = threading.Event(), threading.Event(), []
+    run = h.node.recipe.run
+
+    def slow_run(**kwargs):
+        started.set()
+        release.wait(10.0)
+        out = run(**kwargs)
+        finished.append(True)
+        return out
+
+    h.node.recipe.run = slow_run
+    try:
+        assert h.connected([h.image_pub, h.info_pub])
+        img = render_board(seed=7)
+        for k, t in enumerate((100.0, 110.0)):
+            clock_pub.publish(Clock(clock=s_to_stamp(t)))
+            assert h.spin_until(lambda t=t: h.node.now_s() == t, 5.0)
+            h.image_pub.publish(_image_msg(img, stamp_s=t))
+            h.info_pub.publish(_camera_info(t))
+            assert h.spin_until(lambda k=k: h.node.monitors["image_raw"].received == k + 1
+                                and h.node.monitors["camera_info"].received == k + 1
+                                and started.is_set(), 5.0)
+        assert not finished                          # the first frame is still inspected
+        assert h.node.backlog == 1 and sum(h.rejected("image_raw").values()) == 0
+        release.set()
+        assert h.spin_until(lambda: len(h.results) == 2, 20.0)
+        assert [r.header.stamp for r in h.results] == [s_to_stamp(100.0), s_to_stamp(110.0)]
+        assert h.values()["backlog dropped"] == "0"
+    finally:
+        release.set()
+        h.close()
+
+
+def test_a_full_backlog_drops_the_oldest_waiting_set(ros_context, tmp_path):
+    h = Harness(ros_context, _write(tmp_path, IMAGE_RECIPE), max_backlog=1)
+    started, release = threading.Event(), threading.Event()
+    run = h.node.recipe.run
+
+    def slow_run(**kwargs):
+        started.set()
+        release.wait(10.0)
+        return run(**kwargs)
+
+    h.node.recipe.run = slow_run
+    try:
+        assert h.connected([h.image_pub, h.info_pub])
+        img = render_board(seed=8)
+        t0 = _now()
+        stamps = [t0, t0 + 0.1, t0 + 0.2]
+        for k, t in enumerate(stamps):
+            h.image_pub.publish(_image_msg(img, stamp_s=t))
+            h.info_pub.publish(_camera_info(t))
+            assert h.spin_until(lambda k=k: h.node.monitors["image_raw"].received == k + 1
+                                and h.node.monitors["camera_info"].received == k + 1
+                                and started.is_set(), 5.0)
+        # the first is being inspected, the second was waiting and gave way to the third
+        assert h.node.backlog_dropped == 1 and h.level() == bytes([WARN])
+        release.set()
+        assert h.spin_until(lambda: len(h.results) == 2, 20.0)
+        assert [r.header.stamp for r in h.results] == [s_to_stamp(stamps[0]),
+                                                        s_to_stamp(stamps[2])]
+    finally:
+        release.set()
+        h.close()
 
 
 def test_best_effort_inputs(ros_context, tmp_path):

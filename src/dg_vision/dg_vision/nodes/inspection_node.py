@@ -36,9 +36,17 @@ Topics (relative names; launch files put the node in namespace ``/inspection``):
   drops; ERROR while no usable recipe is loaded, WARN after a rejected input until the next
   inspection.
 
+Threads: the recipe runs on a worker thread of the node, one synchronised set at a time in
+arrival order, while the executor keeps taking inputs, ``/clock`` and parameter requests.
+A frame can take seconds (anomaly model, registration); were it inspected in the callback,
+this node's sim clock would stand still meanwhile and the next part's frame, stamped by a
+clock that went on, would look as far in the future as the inspection took, and be rejected
+as stale. Sets waiting for the worker are bounded by ``max_backlog``: beyond it the oldest
+waiting set is dropped, counted (``backlog dropped``) and reported (WARN).
+
 Parameters: ``recipe_file`` (required), ``anomaly_model_file`` (replaces the recipe's
-anomaly model), ``sync_slop_s``, ``sync_queue_size``, ``qos_depth``, the input limits,
-``max_input_age_s`` and ``input_timeout_s``. A missing or inconsistent recipe, or an
+anomaly model), ``sync_slop_s``, ``sync_queue_size``, ``qos_depth``, ``max_backlog``, the
+input limits, ``max_input_age_s`` and ``input_timeout_s``. A missing or inconsistent recipe, or an
 anomaly model from another backbone, does not stop the node: it logs the reason, reports
 ERROR and rejects inputs.
 """
@@ -46,6 +54,7 @@ ERROR and rejects inputs.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -63,7 +72,7 @@ from vision_msgs.msg import (
 
 from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.main import run_node
-from dg_common.node import DgNode
+from dg_common.node import WARN_THROTTLE_S, DgNode
 from dg_common.param_schema import ParamSpec
 from dg_common.sensor_conv import (
     cloud_rejection,
@@ -99,6 +108,9 @@ SCHEMA = (
               "drivers); false = best effort, for publishers that only offer that",
               default=True, read_only=True),
     ParamSpec("qos_depth", "int", "subscription queue depth", default=5, min=1, max=1000,
+              read_only=True),
+    ParamSpec("max_backlog", "int", "synchronised sets waiting for inspection; beyond it the "
+              "oldest waiting set is dropped and counted", default=10, min=1, max=1000,
               read_only=True),
     ParamSpec("max_image_pixels", "int", "reject larger images [px]", default=50_000_000,
               min=64, max=MAX_PIXELS, read_only=True),
@@ -159,6 +171,12 @@ class InspectionNode(DgNode):
         self.failed = 0
         self.processing_s: deque[float] = deque(maxlen=100)
         self.last_outcome: InspectionOutcome | None = None
+        self.backlog_dropped = 0
+        self._backlog: deque[dict[str, tuple[int, Any]]] = deque()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._inspect_guarded = self.guarded(self._inspect)
+        self._worker = threading.Thread(target=self._work, name="inspection", daemon=True)
         if self.recipe is None:
             self.diagnostics.set_status(ERROR, f"no recipe: {self.recipe_error}")
         else:
@@ -168,6 +186,16 @@ class InspectionNode(DgNode):
                 f"recipe '{self.recipe.name}': {len(self.recipe.steps)} steps, "
                 f"{len(self.recipe.measurement_names())} measurements; inputs {topics}")
         self._update_values()
+        self._worker.start()
+
+    def destroy_node(self) -> None:
+        """Stop the worker (after the set it is inspecting), then destroy the node."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._worker.is_alive():
+            self._worker.join()
+        super().destroy_node()
 
     # --- inputs -------------------------------------------------------------------------
     def _reject(self, topic: str, reason: str, detail: str) -> None:
@@ -184,8 +212,7 @@ class InspectionNode(DgNode):
             return False
         if rejection is None:
             now, limit = self.now_s(), self.params.max_input_age_s
-            # Future stamps get the same limit: while a frame is processed (up to a second)
-            # this node's sim clock lags the sender's, and the next frame is "early" here.
+            # A stamp that far ahead comes from another clock (wall time against sim time).
             rejection = first_rejection((("stale", lambda: require_fresh(
                 topic, stamp_to_s(header.stamp), now, limit, max_future_s=limit)),))
         if rejection is not None:
@@ -196,8 +223,39 @@ class InspectionNode(DgNode):
     def _accept(self, topic: str, header: Header, item: Any) -> None:
         self.monitors[topic].tick(self.now_s())
         for group in self.sync.add(topic, stamp_to_ns(header.stamp), (header, item)):
-            self._inspect(group)
+            self._enqueue(group)
         self._update_values()
+
+    # --- the worker ---------------------------------------------------------------------
+    def _enqueue(self, group: dict[str, tuple[int, Any]]) -> None:
+        with self._wake:
+            if len(self._backlog) >= self.params.max_backlog:
+                stamp_ns = self._backlog.popleft()[self.sync.topics[0]][0]
+                self.backlog_dropped += 1
+                self.diagnostics.set_status(
+                    WARN, f"inspection backlog full: dropped the set stamped {stamp_ns} ns")
+                self.get_logger().warning(
+                    f"inspection backlog full ({self.params.max_backlog} sets): dropped the "
+                    f"set stamped {stamp_ns} ns", throttle_duration_sec=WARN_THROTTLE_S)
+            self._backlog.append(group)
+            self._wake.notify()
+
+    def _work(self) -> None:
+        """Worker thread: inspect the waiting sets in arrival order until the node stops."""
+        while True:
+            with self._wake:
+                while not self._backlog and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                group = self._backlog.popleft()
+            self._inspect_guarded(group)
+            self._update_values()
+
+    @property
+    def backlog(self) -> int:
+        """Synchronised sets waiting for the worker."""
+        return len(self._backlog)
 
     def _on_image(self, msg: Image) -> None:
         max_px = self.params.max_image_pixels
@@ -305,8 +363,10 @@ class InspectionNode(DgNode):
             d.set_value("processing_time_ms mean",
                         f"{1e3 * sum(self.processing_s) / len(self.processing_s):.1f}")
             d.set_value("processing_time_ms max", f"{max(self.processing_s) * 1e3:.1f}")
+        d.set_value("backlog", self.backlog)
+        d.set_value("backlog dropped", self.backlog_dropped)
         d.set_value("sync dropped", self.sync.dropped_total)
-        for topic, n in self.sync.dropped.items():
+        for topic, n in list(self.sync.dropped.items()):
             d.set_value(f"{topic} sync dropped", n)
 
 
