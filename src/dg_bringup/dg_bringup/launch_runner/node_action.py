@@ -16,13 +16,32 @@ from dg_bringup.launch_runner.namespaces import (
     namespace_problem,
     node_name_problem,
 )
-from dg_bringup.launch_runner.packages import PackageLookupError, package_prefix
+from dg_bringup.launch_runner.packages import (
+    PackageLookupError,
+    package_prefix,
+    package_share,
+)
 from dg_bringup.launch_runner.params import ParamValue, typed_value, write_params_file
 from dg_bringup.launch_runner.scope import Frame
 from dg_bringup.launch_runner.spec import ProcessSpec
 from dg_bringup.launch_runner.xml_loader import XmlElement
 
 DEFAULT_ENV = {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}  # unless the user sets it
+#: Fast DDS profile of every node (config/fastdds_profiles.xml: heartbeat period of reliable
+#: writers), unless the user names another.
+PROFILES_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
+
+
+def default_env() -> dict[str, str]:
+    """What a node's environment has unless the user's environment sets it."""
+    env = dict(DEFAULT_ENV)
+    try:
+        profiles = package_share("dg_bringup") / "config" / "fastdds_profiles.xml"
+    except PackageLookupError:
+        return env
+    if profiles.is_file():
+        env[PROFILES_ENV] = str(profiles)
+    return env
 FORCED_ENV = {"PYTHONUNBUFFERED": "1"}  # output lines must arrive as they are written
 
 
@@ -61,7 +80,7 @@ def build_node(element: XmlElement, frame: Frame, params_dir: Path) -> ProcessSp
     if name is not None and namespace is not None:
         node_key = f"{namespace.rstrip('/')}/{name}"
     cmd += _parameter_args(element, frame, node_key, params_dir)
-    env = DEFAULT_ENV | frame.scope.environ
+    env = default_env() | frame.scope.environ
     for child in element.children:
         if child.tag == "remap":
             source, target = frame.required_text(child, "from"), frame.required_text(child, "to")
