@@ -25,5 +25,6 @@ setup(
         "ground_vehicle = dg_sim.nodes.ground_vehicle_node:main",
         "usv_sim = dg_sim.nodes.usv_sim_node:main",
         "inspection_cell = dg_sim.nodes.inspection_cell_node:main",
+        "humanoid_sim = dg_sim.nodes.humanoid_sim_node:main",
     ]},
 )

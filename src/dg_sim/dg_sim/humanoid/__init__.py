@@ -1,0 +1,1 @@
+"""MuJoCo simulation of the 12-DoF biped (pure: no rclpy)."""
