@@ -1,0 +1,1 @@
+"""Humanoid walking: footsteps, ZMP preview control, whole-body IK, balance (pure, no rclpy)."""
