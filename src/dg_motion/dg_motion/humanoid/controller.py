@@ -1,0 +1,456 @@
+"""The walking controller: commands and sensors in, joint position targets out (pure).
+
+Every control period (``dt_s``, 5 ms) :meth:`WalkingController.update` runs, in this order:
+
+1. check the measurements (finite joint states and IMU, IMU not lost): a bad period is an
+   event of the state machine, and the last good targets are held;
+2. estimate the floating base, the centre of mass (CoM), its velocity, the measured
+   zero-moment point (ZMP) and the feet in contact (:class:`~.estimation.LegOdometry`);
+3. detect a fall (pelvis tilt or CoM height beyond the limits);
+4. advance the walking pattern (:class:`~.pattern.WalkingPattern`: footsteps → ZMP
+   reference → CoM by ZMP preview control, swing-foot trajectories);
+5. balance: divergent component of motion (DCM) feedback on the pattern, CoM admittance on
+   the ZMP error, ankle and hip strategies, and, when the wanted ZMP leaves the support
+   polygon in single support, step adjustment of the swing foot's landing
+   (:mod:`~.balance`);
+6. whole-body inverse kinematics from the corrected CoM, the pelvis orientation and the feet
+   to the 12 joint targets (:class:`~.whole_body_ik.WholeBodyIK`), clamped into the joint
+   limits; a non-finite or failed solution is never sent: the last targets are held.
+
+Modes are an explicit state machine (:data:`TRANSITIONS`, drawn in the package README):
+velocity commands and goals start walking, a stop (or a zero velocity) closes the feet,
+a lost IMU or bad joint states stop stepping safely, a fall crouches and waits for a reset.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dg_motion.errors import MotionInputError
+from dg_motion.humanoid.balance import Stabilizer, StabilizerConfig, StepAdjuster, omega
+from dg_motion.humanoid.estimation import EstimatedState, LegOdometry
+from dg_motion.humanoid.footsteps import (
+    FootstepError,
+    FootstepLimits,
+    clamp_velocity,
+    plan_to_goal,
+    plan_velocity,
+)
+from dg_motion.humanoid.pattern import PatternSample, WalkingPattern, WalkTiming
+from dg_motion.humanoid.types import LEG_JOINTS, Mode, Sensors, Side, WalkingCommand
+from dg_motion.humanoid.whole_body_ik import WholeBodyIK
+from dg_motion.robots.paths import robot_file
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Parameters of the walking controller (node parameters of the same names)."""
+
+    urdf_path: str = ""                    #: '' = the biped of dg_motion
+    dt_s: float = 0.005                    #: control period [s]
+    com_height_m: float = 0.80             #: CoM height while walking [m]
+    foot_width_m: float = 0.192            #: distance between the sole centres at rest [m]
+    single_support_s: float = 0.5
+    double_support_s: float = 0.15
+    swing_height_m: float = 0.05
+    preview_s: float = 1.6
+    steps_ahead: int = 4                   #: footsteps kept planned in velocity mode
+    #: DCM error decay rate (Englsberger 2015) [1/s]; on the simulated biped at 0.3 m/s,
+    #: 3.0 fell after 15 s of walking, 2.0 walked on (dg_sim humanoid, flat ground).
+    k_dcm: float = 2.0
+    k_zmp: float = 1.0                     #: CoM admittance on the ZMP error [1/s]
+    max_com_offset_m: float = 0.04         #: bound of the admittance's CoM offset [m]
+    step_adjustment: bool = True
+    #: Foot damping control of the ankles. Off by default: on the simulated biped its pitch
+    #: offsets ran into their 0.15 rad bound within 4 s of walking and the robot fell at 8 s
+    #: (with it off: 15 s and more).
+    ankle_strategy: bool = False
+    hip_strategy: bool = True              #: pelvis pitch/roll when the ankles saturate
+    balance: bool = True                   #: the stabilizer (False: the pattern open loop)
+    tilt_limit_rad: float = 0.6            #: pelvis tilt beyond this is a fall
+    com_height_min_m: float = 0.45         #: CoM below this is a fall [m]
+    max_goal_distance_m: float = 50.0
+    crouch_knee_rad: float = 1.2           #: knee angle of the crouch after a fall
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> ControllerConfig:
+        """From node parameters (unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def urdf(self) -> Path:
+        """The robot description used by the IK and the estimator."""
+        return Path(self.urdf_path) if self.urdf_path else robot_file("biped", "biped.urdf")
+
+
+class Event(enum.Enum):
+    """What drives the mode changes."""
+
+    WALK = "walk"                  #: a goal or a non-zero velocity
+    STOP = "stop"                  #: stop request or zero velocity
+    PATTERN_DONE = "pattern_done"  #: every planned step taken, feet together
+    SENSORS_LOST = "sensors_lost"  #: IMU lost or joint states unusable
+    FALL = "fall"
+    RESET = "reset"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """``(mode, event)`` -> ``next`` when ``guard`` holds, running ``effect``."""
+
+    mode: Mode
+    event: Event
+    next: Mode
+    effect: Callable[[WalkingController], None] = field(default=lambda c: None)
+    guard: Callable[[WalkingController], bool] = field(default=lambda c: True)
+    when: str = ""                 #: the guard in words, for the README diagram
+
+
+class WalkingController:
+    """Walks a biped on velocity commands or goals; see the module docstring."""
+
+    joint_names = LEG_JOINTS
+
+    def __init__(self, config: ControllerConfig | None = None) -> None:
+        """Load the robot model and plan nothing yet (standing once sensors arrive)."""
+        self.config = c = config or ControllerConfig()
+        self.ik = WholeBodyIK(str(c.urdf()))
+        self.lower, self.upper = self.ik.joint_limits()
+        self.limits = FootstepLimits(nominal_width=c.foot_width_m)
+        self.timing = WalkTiming(single_support_s=c.single_support_s,
+                                 double_support_s=c.double_support_s,
+                                 swing_height_m=c.swing_height_m)
+        self.omega = omega(c.com_height_m)
+        self.mode = Mode.STANDING
+        self.reason = "waiting for sensors"
+        self._table: dict[tuple[Mode, Event], list[Transition]] = {}
+        for t in TRANSITIONS:
+            self._table.setdefault((t.mode, t.event), []).append(t)
+        self.pattern: WalkingPattern | None = None
+        self.odometry: LegOdometry | None = None
+        self.stabilizer = Stabilizer(
+            StabilizerConfig(k_dcm=c.k_dcm, k_zmp=c.k_zmp, max_com_offset_m=c.max_com_offset_m,
+                             ankle=c.ankle_strategy, hip=c.hip_strategy),
+            self.omega, self.ik.mass_kg)
+        self.adjuster = StepAdjuster(self.limits, self.omega)
+        self._adjusting_side = None
+        self.standing_q = self._standing_posture()
+        self.q_target = self.standing_q.copy()
+        self._velocity = (0.0, 0.0, 0.0)
+        self._goal: tuple[float, float, float] | None = None
+        self._last: WalkingCommand | None = None
+
+    # --- commands --------------------------------------------------------------------------
+    def set_velocity(self, vx: float, vy: float, wz: float) -> str:
+        """Walk at (vx [m/s], vy [m/s], wz [rad/s]); zero stops. Returns what was clamped.
+
+        Raises:
+            MotionInputError: for non-finite values (nothing changes).
+
+        """
+        try:
+            vx, vy, wz, clamped = clamp_velocity(vx, vy, wz, self.limits, self.step_period_s)
+        except FootstepError as exc:
+            raise MotionInputError(f"velocity command rejected: {exc}") from None
+        self._goal = None
+        self._velocity = (vx, vy, wz)
+        moving = any(abs(v) > 1e-6 for v in self._velocity)
+        self.handle(Event.WALK if moving else Event.STOP)
+        return clamped
+
+    def set_goal(self, x: float, y: float, yaw: float) -> None:
+        """Walk to (x, y) [m] in the walking frame and stop there heading ``yaw`` [rad].
+
+        Raises:
+            MotionInputError: for a non-finite or too distant goal (nothing changes).
+
+        """
+        if not all(math.isfinite(v) for v in (x, y, yaw)):
+            raise MotionInputError(f"goal ({x}, {y}, {yaw}) is not finite")
+        here = self._feet_centre()
+        dist = math.hypot(x - here[0], y - here[1])
+        if dist > self.config.max_goal_distance_m:
+            raise MotionInputError(f"goal {dist:.1f} m away, beyond max_goal_distance_m "
+                                   f"{self.config.max_goal_distance_m:.1f} m")
+        self._velocity = (0.0, 0.0, 0.0)
+        self._goal = (float(x), float(y), float(yaw))
+        self.handle(Event.WALK)
+
+    def stop(self) -> None:
+        """Stop walking: the feet close and the robot stands."""
+        self._velocity = (0.0, 0.0, 0.0)
+        self._goal = None
+        self.handle(Event.STOP)
+
+    def reset(self) -> None:
+        """Leave fallen or safe_stop once the robot stands upright with good sensors."""
+        self.handle(Event.RESET)
+
+    @property
+    def step_period_s(self) -> float:
+        """One step: single plus double support [s]."""
+        return self.timing.single_support_s + self.timing.double_support_s
+
+    # --- the state machine -----------------------------------------------------------------
+    def handle(self, event: Event) -> bool:
+        """Run the first transition of ``(mode, event)`` whose guard holds; False if none."""
+        for t in self._table.get((self.mode, event), []):
+            if t.guard(self):
+                self.mode = t.next
+                t.effect(self)
+                return True
+        return False
+
+    def _plan(self) -> None:
+        """Footsteps for the current goal or velocity, from the feet as now planned."""
+        if self.pattern is None:
+            return
+        left, right, first = self.pattern.planning_feet()
+        try:
+            if self._goal is not None:
+                steps = plan_to_goal(left, right, *self._goal, self.limits, first_side=first)
+            else:
+                steps = plan_velocity(left, right, *self._velocity, self.step_period_s,
+                                      self.config.steps_ahead, self.limits, first_side=first)
+            self.pattern.set_footsteps(steps)
+        except FootstepError as exc:
+            self.reason = f"no footsteps: {exc}"
+            return
+        self.reason = ("walking to the goal" if self._goal is not None
+                       else f"walking at {self._velocity[0]:.2f} m/s, "
+                            f"{self._velocity[1]:.2f} m/s, {self._velocity[2]:.2f} rad/s")
+
+    def _close_feet(self) -> None:
+        """Plan the step(s) that bring the feet side by side where the robot is."""
+        if self.pattern is not None:
+            self.pattern.set_footsteps(self.pattern.closing_steps())
+
+    def _start_walking(self) -> None:
+        self._plan()
+
+    def _to_stopping(self) -> None:
+        self._close_feet()
+        self.reason = "stopping"
+
+    def _to_standing(self) -> None:
+        self.reason = "goal reached" if self._goal is not None else "standing"
+        self._goal = None
+
+    def _to_safe_stop(self) -> None:
+        self._close_feet()
+
+    def _to_fallen(self) -> None:
+        self.q_target = self.crouch_posture()
+
+    def _restart(self) -> None:
+        self.pattern = None          # rebuilt from the measured feet at the next update
+        self.odometry = None
+        self.stabilizer.reset()
+        self.reason = "standing after a reset"
+
+    def upright(self) -> bool:
+        """True while the last estimate is upright (used to allow a reset)."""
+        return self._last is not None and self._last.com[2] > self.config.com_height_min_m
+
+    # --- the control period ----------------------------------------------------------------
+    def update(self, sensors: Sensors) -> WalkingCommand:
+        """One control period (see the module docstring)."""
+        c = self.config
+        fault = self._sensor_fault(sensors)
+        if fault:
+            if self.handle(Event.SENSORS_LOST) or self.mode is Mode.SAFE_STOP:
+                self.reason = fault
+            return self._hold(fault)
+        if self.odometry is None or self.pattern is None:
+            self._start(sensors)
+        assert self.odometry is not None and self.pattern is not None
+        est = self.odometry.update(sensors)
+        tilt = _tilt(sensors.imu_quat)
+        if self.mode is not Mode.FALLEN and (tilt > c.tilt_limit_rad
+                                             or est.com[2] < c.com_height_min_m):
+            self.handle(Event.FALL)
+            self.reason = (f"fall: pelvis tilt {math.degrees(tilt):.0f} deg"
+                           if tilt > c.tilt_limit_rad else f"fall: CoM at {est.com[2]:.2f} m")
+        if self.mode is Mode.FALLEN:
+            return self._command(self.pattern.hold(), est, np.asarray(est.zmp if est.zmp
+                                 is not None else est.com[:2]), est.com[:2])
+        sample = self.pattern.advance()
+        if sample.done and self.mode in (Mode.WALKING, Mode.STOPPING, Mode.SAFE_STOP):
+            if self.mode is Mode.WALKING and self._goal is None and any(
+                    abs(v) > 1e-6 for v in self._velocity):
+                self._plan()                       # velocity mode: keep stepping
+            else:
+                self.handle(Event.PATTERN_DONE)
+        elif (self.mode is Mode.WALKING and self._goal is None
+              and self.pattern.steps_left() < c.steps_ahead):
+            self._plan()
+        polygon = self.pattern.support_polygon()
+        heading = self.pattern.pelvis_yaw()
+        left, right = self.pattern.feet
+        zmp_des = np.asarray(sample.zmp_ref, float)
+        dcm_ref = sample.com[:2] + sample.com_vel[:2] / self.omega
+        com_offset = np.zeros(2)
+        pelvis_rot = _yaw_rotation(heading)
+        out = None
+        if c.balance:
+            out = self.stabilizer.update(
+                est.com, est.com_vel, sample.com, sample.com_vel, sample.zmp_ref, est.zmp,
+                polygon, sample.support, left, right, sensors.left_wrench,
+                sensors.right_wrench, heading, c.dt_s)
+            zmp_des, dcm_ref, com_offset = out.zmp_desired, out.dcm_ref, out.com_offset
+            pelvis_rot = out.pelvis_rotation(heading)
+            self._adjust_step(out, sample)
+        target_com = np.array([sample.com[0] + com_offset[0], sample.com[1] + com_offset[1],
+                               sample.com[2]])
+        result = self.ik.solve(target_com, pelvis_rot, sample.left_foot, sample.right_foot,
+                               self.q_target)
+        q = result.q if out is None else Stabilizer.apply_ankles(result.q, out)
+        q = np.clip(q, self.lower, self.upper)
+        if np.all(np.isfinite(q)):
+            self.q_target = q
+        else:
+            self.reason = "whole-body IK gave a non-finite solution: holding the targets"
+        cmd = self._command(sample, est, zmp_des, dcm_ref)
+        cmd.support_polygon = polygon
+        return cmd
+
+    def _adjust_step(self, out: Any, sample: PatternSample) -> None:
+        """Step adjustment in single support once the wanted ZMP left the polygon."""
+        assert self.pattern is not None
+        landing, stance = self.pattern.swing_landing(), self.pattern.stance_foot()
+        if (not self.config.step_adjustment or self.mode is not Mode.WALKING
+                or landing is None or stance is None or sample.support == "double"):
+            if self._adjusting_side is not None:
+                self.adjuster.reset()
+                self._adjusting_side = None
+            return
+        if self._adjusting_side is not landing.side:
+            self.adjuster.reset()
+            self._adjusting_side = landing.side
+        adj = self.adjuster.update(out.dcm, out.dcm_ref, out.zmp_desired, sample.zmp_ref,
+                                   self.pattern.time_to_touchdown(), landing, stance,
+                                   out.saturated)
+        if adj.adjusted:
+            self.pattern.adjust_current_landing(adj.landing.x, adj.landing.y)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _start(self, sensors: Sensors) -> None:
+        """Anchor the estimator and the pattern at the measured feet."""
+        c = self.config
+        self.odometry = LegOdometry(self.ik)
+        est = self.odometry.reset(sensors.q, sensors.imu_quat, t=sensors.t)
+        self.pattern = WalkingPattern(self.timing, z_c=c.com_height_m, dt=c.dt_s,
+                                      limits=self.limits, preview_s=c.preview_s)
+        self.pattern.start(sensors.t, est.footstep(Side.LEFT), est.footstep(Side.RIGHT),
+                           est.com[:2])
+        self.stabilizer.reset()
+        self.reason = "standing"
+
+    def _sensor_fault(self, s: Sensors) -> str:
+        if not s.imu_valid:
+            return "IMU lost"
+        for name, v in (("joint positions", s.q), ("joint velocities", s.dq),
+                        ("IMU orientation", s.imu_quat), ("left foot wrench", s.left_wrench),
+                        ("right foot wrench", s.right_wrench)):
+            if not np.all(np.isfinite(v)):
+                return f"{name} not finite"
+        if len(s.q) != len(LEG_JOINTS):
+            return f"{len(s.q)} joint positions, expected {len(LEG_JOINTS)}"
+        return ""
+
+    def _hold(self, why: str) -> WalkingCommand:
+        if self._last is None:
+            return WalkingCommand(q_target=self.q_target.copy(), mode=self.mode, reason=why)
+        return replace(self._last, q_target=self.q_target.copy(), mode=self.mode, reason=why)
+
+    def _command(self, sample: PatternSample, est: EstimatedState, zmp_des: np.ndarray,
+                 dcm_ref: np.ndarray) -> WalkingCommand:
+        assert self.pattern is not None
+        cmd = WalkingCommand(
+            q_target=self.q_target.copy(), mode=self.mode, reason=self.reason,
+            support=sample.support, com=np.asarray(est.com, float),
+            com_ref=np.asarray(sample.com, float),
+            zmp=np.asarray(est.zmp if est.zmp is not None else [np.nan, np.nan], float),
+            zmp_ref=np.asarray(zmp_des, float), dcm=np.asarray(est.dcm(self.omega), float),
+            dcm_ref=np.asarray(dcm_ref, float),
+            footsteps=self.pattern.upcoming_footsteps())
+        self._last = cmd
+        return cmd
+
+    def _feet_centre(self) -> np.ndarray:
+        if self.pattern is None:
+            return np.zeros(2)
+        left, right = self.pattern.planned_feet()
+        return np.array([(left.x + right.x) / 2.0, (left.y + right.y) / 2.0])
+
+    def _standing_posture(self) -> np.ndarray:
+        c = self.config
+        half = c.foot_width_m / 2.0
+        result = self.ik.solve(np.array([0.0, 0.0, c.com_height_m]), np.eye(3),
+                               (0.0, half, 0.0, 0.0), (0.0, -half, 0.0, 0.0),
+                               np.zeros(len(LEG_JOINTS)))
+        if not result.ok:
+            raise MotionInputError(
+                f"no standing posture with the CoM at {c.com_height_m:.3f} m: "
+                f"CoM error {result.com_error_m * 1e3:.1f} mm, "
+                f"feet {result.foot_error_m * 1e3:.1f} mm")
+        return np.clip(result.q, self.lower, self.upper)
+
+    def crouch_posture(self) -> np.ndarray:
+        """Knees bent, hips and ankles following: where a fallen robot waits."""
+        q = self.standing_q.copy()
+        for side in ("l", "r"):
+            i = LEG_JOINTS.index
+            q[i(f"{side}_knee")] = self.config.crouch_knee_rad
+            q[i(f"{side}_hip_pitch")] = -self.config.crouch_knee_rad / 2.0
+            q[i(f"{side}_ankle_pitch")] = -self.config.crouch_knee_rad / 2.0
+        return np.clip(q, self.lower, self.upper)
+
+
+def _tilt(quat: np.ndarray) -> float:
+    """Angle between the pelvis z axis and the world's vertical [rad]."""
+    w, x, y, z = (float(v) for v in quat)
+    n = w * w + x * x + y * y + z * z
+    cz = 1.0 - 2.0 * (x * x + y * y) / n      # R[2, 2]
+    return math.acos(max(-1.0, min(1.0, cz)))
+
+
+def _yaw_rotation(yaw: float) -> np.ndarray:
+    c, s = math.cos(yaw), math.sin(yaw)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+_ACTIVE = (Mode.STANDING, Mode.WALKING, Mode.STOPPING)
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Mode.STANDING, Event.WALK, Mode.WALKING, WalkingController._start_walking),
+    Transition(Mode.WALKING, Event.WALK, Mode.WALKING, WalkingController._plan),
+    Transition(Mode.STOPPING, Event.WALK, Mode.WALKING, WalkingController._plan),
+    Transition(Mode.WALKING, Event.STOP, Mode.STOPPING, WalkingController._to_stopping),
+    Transition(Mode.WALKING, Event.PATTERN_DONE, Mode.STANDING, WalkingController._to_standing),
+    Transition(Mode.STOPPING, Event.PATTERN_DONE, Mode.STANDING,
+               WalkingController._to_standing),
+    *(Transition(m, Event.SENSORS_LOST, Mode.SAFE_STOP, WalkingController._to_safe_stop)
+      for m in _ACTIVE),
+    *(Transition(m, Event.FALL, Mode.FALLEN, WalkingController._to_fallen)
+      for m in (*_ACTIVE, Mode.SAFE_STOP)),
+    Transition(Mode.SAFE_STOP, Event.RESET, Mode.STANDING, WalkingController._restart,
+               WalkingController.upright, "upright"),
+    Transition(Mode.FALLEN, Event.RESET, Mode.STANDING, WalkingController._restart,
+               WalkingController.upright, "upright"),
+)
+
+
+def transition_table_markdown() -> str:
+    """The transition table as a Mermaid state diagram (for the package README)."""
+    lines = ["stateDiagram-v2", "    [*] --> standing"]
+    for t in TRANSITIONS:
+        label = t.event.value + (f" [{t.when}]" if t.when else "")
+        lines.append(f"    {t.mode.value} --> {t.next.value}: {label}")
+    return "\n".join(lines)
