@@ -33,5 +33,6 @@ setup(
     license="Apache-2.0",
     entry_points={"console_scripts": [
         "demo_monitor = dg_bringup.nodes.demo_monitor_node:main",
+        "humanoid_mission = dg_bringup.nodes.humanoid_mission_node:main",
     ]},
 )

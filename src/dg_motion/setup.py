@@ -33,5 +33,6 @@ setup(
     entry_points={"console_scripts": [
         "arm_controller = dg_motion.nodes.arm_controller_node:main",
         "job_runner = dg_motion.nodes.job_runner_node:main",
+        "humanoid_controller = dg_motion.nodes.humanoid_controller_node:main",
     ]},
 )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dg_bringup.scenarios import arm_cell, inspection, ugv_square, usv_survey
+from dg_bringup.scenarios import arm_cell, humanoid, inspection, ugv_square, usv_survey
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,16 @@ SCENARIOS: dict[str, Scenario] = {
         # The 1 kHz loop steps the MuJoCo arm in its own process (about 0.3 ms of CPU per
         # simulated ms with the controller) while the ROS nodes and the recorder share the
         # other core.
+        rtf=1.0,
+    ),
+    "humanoid": Scenario(
+        description="biped walks a path of goal poses with turns, is pushed twice, "
+                    "recovers and stops at the last goal; ZMP, CoM/DCM, footsteps, falls",
+        launch_file="demo_humanoid.launch.xml",
+        analyze=humanoid.analyze,
+        timeout_s=180.0,
+        # Lockstep: the simulator waits for each 5 ms command, so the pace adapts to the
+        # CPU; 1.0 is the most it is asked for.
         rtf=1.0,
     ),
 }

@@ -35,16 +35,26 @@ import numpy as np
 
 from dg_motion.errors import MotionInputError
 from dg_motion.humanoid.balance import Stabilizer, StabilizerConfig, StepAdjuster, omega
-from dg_motion.humanoid.estimation import EstimatedState, LegOdometry
+from dg_motion.humanoid.estimation import EstimatedState, EstimatorConfig, LegOdometry
 from dg_motion.humanoid.footsteps import (
     FootstepError,
     FootstepLimits,
     clamp_velocity,
+    compose,
     plan_to_goal,
     plan_velocity,
+    relative_pose,
+    wrap_angle,
 )
 from dg_motion.humanoid.pattern import PatternSample, WalkingPattern, WalkTiming
-from dg_motion.humanoid.types import LEG_JOINTS, Mode, Sensors, Side, WalkingCommand
+from dg_motion.humanoid.types import (
+    LEG_JOINTS,
+    Footstep,
+    Mode,
+    Sensors,
+    Side,
+    WalkingCommand,
+)
 from dg_motion.humanoid.whole_body_ik import WholeBodyIK
 from dg_motion.robots.paths import robot_file
 
@@ -61,13 +71,20 @@ class ControllerConfig:
     double_support_s: float = 0.15
     swing_height_m: float = 0.05
     preview_s: float = 1.6
+    #: Turn per step [rad]: on the simulated biped a 0.6 rad turn in place fell at 0.2 rad per
+    #: step (the swing foot meets the stance foot) and succeeded at 0.15.
+    max_step_yaw_rad: float = 0.15
+    max_step_length_m: float = 0.30        #: forward step length [m]
     steps_ahead: int = 4                   #: footsteps kept planned in velocity mode
     #: DCM error decay rate (Englsberger 2015) [1/s]; on the simulated biped at 0.3 m/s,
-    #: 3.0 fell after 15 s of walking, 2.0 walked on (dg_sim humanoid, flat ground).
-    k_dcm: float = 2.0
+    #: 3.0 fell within 7 s, 2.0 within 10 s, 1.5 walked 20 s (dg_sim humanoid, flat ground).
+    k_dcm: float = 1.5
     k_zmp: float = 1.0                     #: CoM admittance on the ZMP error [1/s]
     max_com_offset_m: float = 0.04         #: bound of the admittance's CoM offset [m]
-    step_adjustment: bool = True
+    #: Step adjustment of the swing foot's landing. Off by default: on the simulated biped at
+    #: 0.3 m/s it turned a 20 s walk into a fall after 7 s (the steps after an adjusted
+    #: landing are shifted, not re-planned).
+    step_adjustment: bool = False
     #: Foot damping control of the ankles. Off by default: on the simulated biped its pitch
     #: offsets ran into their 0.15 rad bound within 4 s of walking and the robot fell at 8 s
     #: (with it off: 15 s and more).
@@ -78,6 +95,10 @@ class ControllerConfig:
     com_height_min_m: float = 0.45         #: CoM below this is a fall [m]
     max_goal_distance_m: float = 50.0
     crouch_knee_rad: float = 1.2           #: knee angle of the crouch after a fall
+    #: Velocity mode without a turn command keeps the heading it started with: feet slip a
+    #: little in yaw at every step (0.4 rad in 15 s on the simulated biped at 0.3 m/s),
+    #: corrected by this turn rate per radian of heading error [1/s], at most 0.2 rad/s.
+    heading_gain: float = 0.5
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> ControllerConfig:
@@ -88,6 +109,74 @@ class ControllerConfig:
     def urdf(self) -> Path:
         """The robot description used by the IK and the estimator."""
         return Path(self.urdf_path) if self.urdf_path else robot_file("biped", "biped.urdf")
+
+
+@dataclass(frozen=True)
+class PlanFrame:
+    """Pose of the walking pattern's frame in the walking (world) frame.
+
+    The pattern plans where the feet should land; a foot lands a little elsewhere (it slips,
+    the ground is uneven, step adjustment). At each touch-down the controller moves this frame
+    so that the pattern's foot lies where the estimator measured it, so the balance feedback
+    compares the CoM with the feet the robot really stands on, and goals (given in the world)
+    are planned from where the robot really is.
+    """
+
+    x: float = 0.0
+    y: float = 0.0
+    yaw: float = 0.0
+
+    def rotation(self) -> np.ndarray:
+        """2x2 rotation plan -> world."""
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        return np.array([[c, -s], [s, c]])
+
+    def to_world(self, p: np.ndarray) -> np.ndarray:
+        """A plan-frame point (x, y[, z]) in the world (z unchanged)."""
+        p = np.asarray(p, dtype=float)
+        out = p.copy()
+        out[..., :2] = p[..., :2] @ self.rotation().T + [self.x, self.y]
+        return out
+
+    def to_plan(self, p: np.ndarray) -> np.ndarray:
+        """A world point (x, y[, z]) in the plan frame (z unchanged)."""
+        p = np.asarray(p, dtype=float)
+        out = p.copy()
+        out[..., :2] = (p[..., :2] - [self.x, self.y]) @ self.rotation()
+        return out
+
+    def step_to_world(self, f: Footstep) -> Footstep:
+        """A footstep of the plan in the world."""
+        return compose((self.x, self.y, self.yaw), f.x, f.y, f.yaw, f.side)
+
+    def step_to_plan(self, f: Footstep) -> Footstep:
+        """A world footstep in the plan frame."""
+        dx, dy, dyaw = relative_pose(Footstep(f.side, self.x, self.y, self.yaw), f)
+        return Footstep(f.side, dx, dy, dyaw)
+
+    def offset_from(self, other: PlanFrame) -> tuple[float, float]:
+        """Distance [m] and absolute yaw difference [rad] to ``other``."""
+        return (math.hypot(self.x - other.x, self.y - other.y),
+                abs(wrap_angle(self.yaw - other.yaw)))
+
+    @staticmethod
+    def matching(planned: Footstep, measured: Footstep) -> PlanFrame:
+        """The frame in which ``planned`` (plan frame) is ``measured`` (world)."""
+        yaw = wrap_angle(measured.yaw - planned.yaw)
+        c, s = math.cos(yaw), math.sin(yaw)
+        return PlanFrame(measured.x - (c * planned.x - s * planned.y),
+                         measured.y - (s * planned.x + c * planned.y), yaw)
+
+
+#: A goal is re-planned after a touch-down that moved the plan frame this far since the last
+#: plan [m, rad]: landing errors of a few millimetres are left to the balance feedback.
+REPLAN_OFFSET_M = 0.05
+REPLAN_YAW_RAD = 0.1
+#: A touch-down counts as the landing of the step within this time of the planned one [s].
+LANDING_WINDOW_S = 0.1
+#: Largest believed landing error (a bigger one is a misdetected contact) [m, rad].
+MAX_REANCHOR_M = 0.1
+MAX_REANCHOR_RAD = 0.2
 
 
 class Event(enum.Enum):
@@ -123,7 +212,8 @@ class WalkingController:
         self.config = c = config or ControllerConfig()
         self.ik = WholeBodyIK(str(c.urdf()))
         self.lower, self.upper = self.ik.joint_limits()
-        self.limits = FootstepLimits(nominal_width=c.foot_width_m)
+        self.limits = FootstepLimits(nominal_width=c.foot_width_m, max_yaw=c.max_step_yaw_rad,
+                                     max_forward=c.max_step_length_m)
         self.timing = WalkTiming(single_support_s=c.single_support_s,
                                  double_support_s=c.double_support_s,
                                  swing_height_m=c.swing_height_m)
@@ -146,6 +236,10 @@ class WalkingController:
         self._velocity = (0.0, 0.0, 0.0)
         self._goal: tuple[float, float, float] | None = None
         self._last: WalkingCommand | None = None
+        self.frame = PlanFrame()
+        self._planned_in = self.frame         #: the plan frame when the footsteps were planned
+        self._anchored: tuple[int, Side] | None = None   #: last (step index, foot) re-anchored
+        self._heading_ref: float | None = None
 
     # --- commands --------------------------------------------------------------------------
     def set_velocity(self, vx: float, vy: float, wz: float) -> str:
@@ -160,6 +254,10 @@ class WalkingController:
         except FootstepError as exc:
             raise MotionInputError(f"velocity command rejected: {exc}") from None
         self._goal = None
+        if abs(wz) > 1e-6:
+            self._heading_ref = None
+        elif self._heading_ref is None:
+            self._heading_ref = self.heading()
         self._velocity = (vx, vy, wz)
         moving = any(abs(v) > 1e-6 for v in self._velocity)
         self.handle(Event.WALK if moving else Event.STOP)
@@ -180,18 +278,26 @@ class WalkingController:
             raise MotionInputError(f"goal {dist:.1f} m away, beyond max_goal_distance_m "
                                    f"{self.config.max_goal_distance_m:.1f} m")
         self._velocity = (0.0, 0.0, 0.0)
+        self._heading_ref = None
         self._goal = (float(x), float(y), float(yaw))
         self.handle(Event.WALK)
 
     def stop(self) -> None:
         """Stop walking: the feet close and the robot stands."""
         self._velocity = (0.0, 0.0, 0.0)
+        self._heading_ref = None
         self._goal = None
         self.handle(Event.STOP)
 
     def reset(self) -> None:
         """Leave fallen or safe_stop once the robot stands upright with good sensors."""
         self.handle(Event.RESET)
+
+    def heading(self) -> float:
+        """The robot's heading in the world [rad] (the pattern's pelvis yaw, re-anchored)."""
+        if self.pattern is None:
+            return 0.0
+        return wrap_angle(self.frame.yaw + self.pattern.pelvis_yaw())
 
     @property
     def step_period_s(self) -> float:
@@ -215,11 +321,19 @@ class WalkingController:
         left, right, first = self.pattern.planning_feet()
         try:
             if self._goal is not None:
-                steps = plan_to_goal(left, right, *self._goal, self.limits, first_side=first)
+                gx, gy, gyaw = self._goal
+                goal = self.frame.step_to_plan(Footstep(Side.LEFT, gx, gy, gyaw))
+                steps = plan_to_goal(left, right, goal.x, goal.y, goal.yaw, self.limits,
+                                     first_side=first)
             else:
-                steps = plan_velocity(left, right, *self._velocity, self.step_period_s,
+                vx, vy, wz = self._velocity
+                if self._heading_ref is not None:
+                    err = wrap_angle(self._heading_ref - self.heading())
+                    wz = float(np.clip(self.config.heading_gain * err, -0.2, 0.2))
+                steps = plan_velocity(left, right, vx, vy, wz, self.step_period_s,
                                       self.config.steps_ahead, self.limits, first_side=first)
             self.pattern.set_footsteps(steps)
+            self._planned_in = self.frame
         except FootstepError as exc:
             self.reason = f"no footsteps: {exc}"
             return
@@ -252,6 +366,7 @@ class WalkingController:
     def _restart(self) -> None:
         self.pattern = None          # rebuilt from the measured feet at the next update
         self.odometry = None
+        self.frame = PlanFrame()
         self.stabilizer.reset()
         self.reason = "standing after a reset"
 
@@ -279,9 +394,11 @@ class WalkingController:
             self.reason = (f"fall: pelvis tilt {math.degrees(tilt):.0f} deg"
                            if tilt > c.tilt_limit_rad else f"fall: CoM at {est.com[2]:.2f} m")
         if self.mode is Mode.FALLEN:
-            return self._command(self.pattern.hold(), est, np.asarray(est.zmp if est.zmp
-                                 is not None else est.com[:2]), est.com[:2])
+            here = self.frame.to_plan(est.com[:2])
+            return self._command(self.pattern.hold(), est, here, here)
         sample = self.pattern.advance()
+        if est.touchdown is not None and self.mode is not Mode.STANDING:
+            self._reanchor(est, sample.step_index)
         if sample.done and self.mode in (Mode.WALKING, Mode.STOPPING, Mode.SAFE_STOP):
             if self.mode is Mode.WALKING and self._goal is None and any(
                     abs(v) > 1e-6 for v in self._velocity):
@@ -300,8 +417,11 @@ class WalkingController:
         pelvis_rot = _yaw_rotation(heading)
         out = None
         if c.balance:
+            f = self.frame
+            com_vel = np.append(est.com_vel[:2] @ f.rotation(), est.com_vel[2])
+            zmp = None if est.zmp is None else f.to_plan(est.zmp)
             out = self.stabilizer.update(
-                est.com, est.com_vel, sample.com, sample.com_vel, sample.zmp_ref, est.zmp,
+                f.to_plan(est.com), com_vel, sample.com, sample.com_vel, sample.zmp_ref, zmp,
                 polygon, sample.support, left, right, sensors.left_wrench,
                 sensors.right_wrench, heading, c.dt_s)
             zmp_des, dcm_ref, com_offset = out.zmp_desired, out.dcm_ref, out.com_offset
@@ -318,8 +438,40 @@ class WalkingController:
         else:
             self.reason = "whole-body IK gave a non-finite solution: holding the targets"
         cmd = self._command(sample, est, zmp_des, dcm_ref)
-        cmd.support_polygon = polygon
+        cmd.support_polygon = self.frame.to_world(polygon)
         return cmd
+
+    def _reanchor(self, est: EstimatedState, sample_step: int) -> None:
+        """A swing foot landed: move the plan frame onto it; re-plan a goal from there.
+
+        Only a landing the pattern expects counts (the foot of the swing in progress within
+        ``LANDING_WINDOW_S`` of its touch-down, or, in the double support after it, the first
+        contact of that foot): a swing foot that scuffs the ground mid-swing or a stance foot
+        whose contact flickers says nothing about where the step landed. A correction larger
+        than ``MAX_REANCHOR_M`` / ``MAX_REANCHOR_RAD`` is not believed either.
+        """
+        assert self.pattern is not None and est.touchdown is not None
+        side = est.touchdown
+        swing = self.pattern.swing_landing()
+        if swing is not None:
+            if swing.side is not side or self.pattern.time_to_touchdown() > LANDING_WINDOW_S:
+                return
+            planned = swing
+        else:
+            planned = self.pattern.feet[0 if side is Side.LEFT else 1]
+        key = (sample_step, side)
+        if key == self._anchored:
+            return
+        frame = PlanFrame.matching(planned, est.footstep(side))
+        jump = frame.offset_from(self.frame)
+        if jump[0] > MAX_REANCHOR_M or jump[1] > MAX_REANCHOR_RAD:
+            return
+        self._anchored = key
+        self.frame = frame
+        moved = self.frame.offset_from(self._planned_in)
+        if (self.mode is Mode.WALKING and self._goal is not None
+                and (moved[0] > REPLAN_OFFSET_M or moved[1] > REPLAN_YAW_RAD)):
+            self._plan()
 
     def _adjust_step(self, out: Any, sample: PatternSample) -> None:
         """Step adjustment in single support once the wanted ZMP left the polygon."""
@@ -344,7 +496,8 @@ class WalkingController:
     def _start(self, sensors: Sensors) -> None:
         """Anchor the estimator and the pattern at the measured feet."""
         c = self.config
-        self.odometry = LegOdometry(self.ik)
+        self.odometry = LegOdometry(self.ik, EstimatorConfig(yaw_from_imu=True))
+        self.frame = PlanFrame()
         est = self.odometry.reset(sensors.q, sensors.imu_quat, t=sensors.t)
         self.pattern = WalkingPattern(self.timing, z_c=c.com_height_m, dt=c.dt_s,
                                       limits=self.limits, preview_s=c.preview_s)
@@ -373,14 +526,15 @@ class WalkingController:
     def _command(self, sample: PatternSample, est: EstimatedState, zmp_des: np.ndarray,
                  dcm_ref: np.ndarray) -> WalkingCommand:
         assert self.pattern is not None
+        f = self.frame
         cmd = WalkingCommand(
             q_target=self.q_target.copy(), mode=self.mode, reason=self.reason,
             support=sample.support, com=np.asarray(est.com, float),
-            com_ref=np.asarray(sample.com, float),
+            com_ref=f.to_world(sample.com),
             zmp=np.asarray(est.zmp if est.zmp is not None else [np.nan, np.nan], float),
-            zmp_ref=np.asarray(zmp_des, float), dcm=np.asarray(est.dcm(self.omega), float),
-            dcm_ref=np.asarray(dcm_ref, float),
-            footsteps=self.pattern.upcoming_footsteps())
+            zmp_ref=f.to_world(zmp_des), dcm=np.asarray(est.dcm(self.omega), float),
+            dcm_ref=f.to_world(dcm_ref),
+            footsteps=[f.step_to_world(s) for s in self.pattern.upcoming_footsteps()])
         self._last = cmd
         return cmd
 
@@ -388,7 +542,8 @@ class WalkingController:
         if self.pattern is None:
             return np.zeros(2)
         left, right = self.pattern.planned_feet()
-        return np.array([(left.x + right.x) / 2.0, (left.y + right.y) / 2.0])
+        return self.frame.to_world(np.array([(left.x + right.x) / 2.0,
+                                             (left.y + right.y) / 2.0]))
 
     def _standing_posture(self) -> np.ndarray:
         c = self.config

@@ -399,7 +399,8 @@ def plan_to_goal(left: Footstep, right: Footstep, goal_x: float, goal_y: float,
                  first_side: Side | None = None) -> list[Footstep]:
     """Footsteps to stand at the goal pose (x, y, yaw) with the feet side by side.
 
-    Turn in place toward the goal, walk straight to it, turn to the goal heading; a goal
+    Turn in place toward the goal (when the heading is off by more than ``max_yaw``: smaller
+    turns are taken while walking), walk straight to it, turn to the goal heading; a goal
     closer than ``TURN_TOWARD_MIN_M`` is stepped to directly (sideways/backwards). Every step
     is within ``limits`` (checked). ``[]`` when the feet are already there. ``first_side``
     forces the foot of the first step (re-planning while the other foot swings); by default
@@ -415,7 +416,12 @@ def plan_to_goal(left: Footstep, right: Footstep, goal_x: float, goal_y: float,
     targets = [(goal_x, goal_y, wrap_angle(goal_yaw))]
     if dist > TURN_TOWARD_MIN_M:
         heading = math.atan2(goal_y - my, goal_x - mx)
-        targets = [(mx, my, heading), (goal_x, goal_y, heading)] + targets
+        targets = [(goal_x, goal_y, heading)] + targets
+        if abs(wrap_angle(heading - myaw)) > limits.max_yaw:
+            # A turn the walking steps cannot take on the way: in place first. (Below it the
+            # steps turn as they go, so that re-planning mid-stride, e.g. after a foot landed
+            # a little off, does not pull the feet back together.)
+            targets.insert(0, (mx, my, heading))
     for target in targets:
         _walk_to(feet, target, limits, steps, lead=None if steps else first_side)
     check_footsteps(left, right, steps, limits)
