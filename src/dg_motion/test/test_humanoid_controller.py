@@ -1,6 +1,7 @@
 """The walking controller core without a simulator: modes, bad commands, bad sensors."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,9 @@ def test_the_transition_table_is_complete_and_drawn():
     assert not any(t.mode is Mode.FALLEN and t.event is Event.WALK for t in TRANSITIONS)
     diagram = transition_table_markdown()
     assert diagram.count("-->") == len(TRANSITIONS) + 1
+
+
+def test_readme_diagram_is_the_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert transition_table_markdown() in readme, (
+        "src/dg_motion/README.md: paste dg_motion.humanoid.controller.transition_table_markdown()")
