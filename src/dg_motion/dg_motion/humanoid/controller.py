@@ -67,9 +67,10 @@ class ControllerConfig:
     dt_s: float = 0.005                    #: control period [s]
     com_height_m: float = 0.80             #: CoM height while walking [m]
     foot_width_m: float = 0.192            #: distance between the sole centres at rest [m]
-    #: Step timing and length: 0.25 m per 0.6 s (0.42 m/s). On the simulated biped a 10 m
-    #: goal at 0.30 m per 0.65 s fell after 7.7 m; at 0.25 m it stood at the goal.
-    single_support_s: float = 0.45
+    #: Step timing and length: 0.25 m per 0.65 s (0.38 m/s). On the simulated biped a 10 m
+    #: goal at 0.30 m per 0.65 s fell after 7.7 m, at 0.25 m it stood at the goal; single
+    #: support 0.45 s walked faster (0.42 m/s) but fell turning in place.
+    single_support_s: float = 0.5
     double_support_s: float = 0.15
     swing_height_m: float = 0.05
     preview_s: float = 1.6
