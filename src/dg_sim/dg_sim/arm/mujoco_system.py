@@ -61,26 +61,23 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mujoco  # MUJOCO_GL is set by the dg_sim package
 import numpy as np
 
-os.environ.setdefault("MUJOCO_GL", "osmesa")  # headless rendering; read when mujoco loads
-
-import mujoco  # noqa: E402 - after MUJOCO_GL
-
-from dg_sim.arm.cell import Cell, load_cell  # noqa: E402
-from dg_sim.arm.model import (  # noqa: E402
+from dg_sim.arm.cell import Cell, load_cell
+from dg_sim.arm.model import (
     PARKING_XYZ_M,
     ArmMjcf,
     FlexSpec,
     ModelOptions,
     build_mjcf,
 )
+from dg_sim.robot_files import dg_motion_robot_file
 
 #: Parameters of :meth:`MujocoSystem.on_configure`: name -> (default, description). Unknown
 #: names are rejected, as ros2_controllers' generated parameter schemas do.
@@ -164,21 +161,7 @@ class FlexMode:
 
 def default_urdf_path() -> Path:
     """dg_motion's UR5 URDF: its installed share dir, else the source tree."""
-    rel = Path("config") / "robots" / "ur5" / "ur5.urdf"
-    try:
-        from ament_index_python.packages import (
-            PackageNotFoundError,
-            get_package_share_directory,
-        )
-        try:
-            path = Path(get_package_share_directory("dg_motion")) / rel
-            if path.is_file():
-                return path
-        except PackageNotFoundError:
-            pass
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parents[3] / "dg_motion" / rel
+    return dg_motion_robot_file("ur5", "ur5.urdf")
 
 
 def _number(params: Mapping[str, Any], key: str, low: float, high: float = math.inf) -> float:

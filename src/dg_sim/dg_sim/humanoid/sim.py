@@ -40,6 +40,7 @@ from dg_sim.humanoid.model import (
     build_biped_mjcf,
     read_servos,
 )
+from dg_sim.robot_files import dg_motion_robot_file
 
 #: A pelvis this much lower than standing (fraction of the standing height) is a fall.
 FALL_HEIGHT_FRACTION = 0.5
@@ -59,21 +60,7 @@ class BipedSimError(ValueError):
 
 def default_biped_dir() -> Path:
     """dg_motion's biped description folder: its installed share dir, else the source tree."""
-    rel = Path("config") / "robots" / "biped"
-    try:
-        from ament_index_python.packages import (
-            PackageNotFoundError,
-            get_package_share_directory,
-        )
-        try:
-            path = Path(get_package_share_directory("dg_motion")) / rel
-            if (path / "biped.urdf").is_file() and (path / "leg_servos.yaml").is_file():
-                return path
-        except PackageNotFoundError:
-            pass
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parents[3] / "dg_motion" / rel
+    return dg_motion_robot_file("biped", "leg_servos.yaml").parent
 
 
 @dataclass(frozen=True)
