@@ -3,6 +3,6 @@
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/install/setup.bash"
 # Large messages (images, clouds) over Fast DDS: 24 ms -> 3 ms for 1.6 MB (DESIGN.md §2).
 export FASTDDS_BUILTIN_TRANSPORTS=${FASTDDS_BUILTIN_TRANSPORTS:-LARGE_DATA}
-# Reliable writers' heartbeat 100 ms, not 3 s: a lost fragment of a large message is repaired
-# at once (config/fastdds_profiles.xml says why).
+# Fast DDS profiles of named topics (the inspection cell's large sensor messages: heartbeat
+# 100 ms, not 3 s; config/fastdds_profiles.xml says why).
 export FASTDDS_DEFAULT_PROFILES_FILE=${FASTDDS_DEFAULT_PROFILES_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/config/fastdds_profiles.xml}

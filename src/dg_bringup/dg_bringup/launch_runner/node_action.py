@@ -27,8 +27,8 @@ from dg_bringup.launch_runner.spec import ProcessSpec
 from dg_bringup.launch_runner.xml_loader import XmlElement
 
 DEFAULT_ENV = {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}  # unless the user sets it
-#: Fast DDS profile of every node (config/fastdds_profiles.xml: heartbeat period of reliable
-#: writers), unless the user names another.
+#: Fast DDS profiles file of every node (config/fastdds_profiles.xml: per-topic writer
+#: settings), unless the user names another.
 PROFILES_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
 
 
