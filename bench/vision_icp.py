@@ -17,8 +17,7 @@ wall time is reported too). Errors: rotation angle of T_est T_true^-1, and |t_es
 Reference, measured in the same run on the same scans and CAD samples: Open3D's legacy
 ``registration_icp`` with ``TransformationEstimationPointToPlane`` (max correspondence
 distance 10 mm = our widest gate, up to 50 iterations, relative fitness/RMSE 1e-6),
-multi-threaded (its CPU time sums all threads). Issue 4 cites 735 ms for it at 95k/64k points
-on a laptop, and 150 ms for a numpy implementation measured here.
+multi-threaded (its CPU time sums all threads).
 
 Run: ``python bench/vision_icp.py --json bench/results/vision_icp.json``.
 """

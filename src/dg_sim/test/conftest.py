@@ -14,7 +14,7 @@ import pytest
 import dg_common
 import dg_sim
 
-# Before any rclpy.init: a domain of our own for this session, discovery on this host only,
+# Before any rclpy.init: a domain of our own for this test run, discovery on this host only,
 # logs out of the user's ~/.ros (DESIGN.md §2).
 os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 200))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -67,7 +67,7 @@ def spin_until(executor: SingleThreadedExecutor) -> SpinUntil:
 
 @pytest.fixture
 def node_env() -> dict[str, str]:
-    """Environment for a node run as a process: this session's DDS domain and packages."""
+    """Environment for a node run as a process: this test run's DDS domain and packages."""
     env = os.environ.copy()
     roots = [os.path.dirname(os.path.dirname(os.path.abspath(m.__file__)))
              for m in (dg_sim, dg_common)]

@@ -586,8 +586,8 @@ class GridMap:
         if not polys:
             return Polygon()
         # Outside every loop is the occupied border: inside an odd number of loops is free
-        # (pairwise symmetric differences; shapely's symmetric_difference_all is deprecated
-        # as incorrect, shapely issue #2027).
+        # (pairwise symmetric differences; shapely deprecates symmetric_difference_all, whose
+        # result is not the odd-overlap region).
         region = functools.reduce(lambda a, b: a.symmetric_difference(b), polys)
         # Round joins around obstacle corners (a mitre would stick far out of thin piers),
         # approximated by chords that keep the full clearance.
