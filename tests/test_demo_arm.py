@@ -207,3 +207,12 @@ def test_arm_state_controller_state_and_clock_were_recorded(demo):
     t_clock = np.array([stamp_to_ns(c) for c in clock])
     assert np.all(np.diff(t_clock) >= 0.0)                    # sim time never goes back
     assert t_clock[-1] >= runs["shaped"]["end"]                # and covers both runs
+    # The accelerometer (the vibration measurement) was recorded whole in both runs: at
+    # its rate, no sample missing (a starved recorder must not drop what it was sent).
+    params = yaml.safe_load((run_dir / "parameters.yaml").read_text())
+    rate_hz = params["/arm_controller"]["ros__parameters"]["accelerometer_rate_hz"]
+    t_acc = np.array([t_ns(a.ros_msg) for a in msgs["/tool/accelerometer"]])
+    for r in RUNS:
+        in_run = t_acc[(t_acc >= runs[r]["start"]) & (t_acc <= runs[r]["end"])]
+        gap_s = float(np.diff(in_run).max()) * 1e-9
+        assert gap_s <= 1.5 / rate_hz, f"{r}: a {gap_s:.3f} s gap in /tool/accelerometer"

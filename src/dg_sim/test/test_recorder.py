@@ -26,8 +26,9 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 
+from dg_common.diagnostics import WARN
 from dg_common.param_schema import ParameterError
-from dg_sim.nodes.recorder_node import RecorderNode
+from dg_sim.nodes.recorder_node import SUBSCRIPTION_DEPTH, LossCounter, RecorderNode
 from dg_sim.recording.mcap_writer import (
     BackgroundMcapRecorder,
     McapRecorder,
@@ -267,6 +268,54 @@ def test_recorder_records_all_topics_with_matching_qos_and_sim_time(
     assert odoms == [(101 * S, float(i)) for i in range(4)]
     assert summary.statistics.channel_message_counts[ch["/chatter"].id] == len(
         by_topic["/chatter"])
+
+
+def test_loss_counter_counts_gaps_per_publisher_from_the_first_message_heard():
+    c = LossCounter()
+    c.seen(b"a", 7)          # sent before the recorder heard from it: not lost
+    c.seen(b"b", 1)
+    c.seen(b"a", 8)
+    c.seen(b"a", 11)         # 9 and 10 lost
+    c.seen(b"b", 2)          # another publisher's numbers are its own
+    c.seen(b"a", 11)         # a duplicate and a late one neither add nor go back
+    c.seen(b"a", 10)
+    c.seen(b"a", 12)
+    c.seen(b"b", None)       # no sequence number from the middleware: nothing known
+    assert c.lost == 2
+
+
+def test_recorder_counts_what_a_starved_recorder_lost(tmp_path, context, executor,
+                                                       spin_until):
+    """A burst larger than the subscription queue while the recorder does not run: every
+    message is either written or counted lost, and the queue held the last ones."""
+    talker = Node("talker", context=context)
+    odom, matched = matched_publisher(talker, Odometry, "/odom", qos_profile_sensor_data)
+    recorder = make_recorder(context, tmp_path / "burst.mcap")
+    executor.add_node(talker)
+    executor.add_node(recorder)
+    deliver(spin_until, recorder, odom, matched, "/odom", odom_msg, 1)
+    burst = 3 * SUBSCRIPTION_DEPTH
+    for i in range(1, burst + 1):      # nothing spins meanwhile: the recorder is starved
+        odom.publish(odom_msg(i))
+
+    def written():
+        return recorder.recorder.stats()["/odom"].messages
+
+    def lost():
+        return recorder.lost().get("/odom", 0)
+
+    spin_until(lambda: written() + lost() == burst + 1, 10.0)
+    assert lost() >= burst - SUBSCRIPTION_DEPTH
+    spin_until(lambda: "messages lost" in recorder.diagnostics.status().message, 5.0)
+    status = recorder.diagnostics.status()
+    assert status.level == bytes([WARN]) and f"/odom {lost()}" in status.message
+    assert {kv.key: kv.value for kv in status.values}["messages_lost"] == str(lost())
+    recorder.on_exit()
+    recorder.destroy_node()
+    talker.destroy_node()
+    _, _, messages = read(tmp_path / "burst.mcap")
+    xs = [m.pose.pose.position.x for topic, _, _, m in messages if topic == "/odom"]
+    assert xs[0] == 0.0 and xs[-1] == float(burst)   # the first and the newest were kept
 
 
 def test_recorder_topics_parameter_selects_and_exclude_wins(tmp_path, context, executor,

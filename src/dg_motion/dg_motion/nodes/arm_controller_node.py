@@ -25,7 +25,8 @@ Interfaces (ros2_control names; the node name is the controller name):
   ``/<name>/payload`` (geometry_msgs/Inertia in the flange frame) re-tunes the
   feed-forward of the effort laws.
 * Hardware sensors: ``tool_accelerometer`` -> ``/tool/accelerometer`` (sensor_msgs/Imu,
-  frame tool0); simulator ground truth -> ``/ground_truth/contacts`` (std_msgs/Int32),
+  frame tool0) at ``accelerometer_rate_hz``; simulator ground truth at
+  ``ground_truth_rate_hz`` -> ``/ground_truth/contacts`` (std_msgs/Int32),
   ``/ground_truth/tool_pose`` (PoseStamped), other keys as PoseArray.
 * ``/clock`` when ``publish_clock`` (simulated hardware): after each state publication,
   stamped with the loop's time (lockstep: data first, then the clock). The node itself then
@@ -132,6 +133,10 @@ SCHEMA = (
                     "rate of /tool/accelerometer [Hz] (loop samples, decimated)", 500.0,
                     1.0, 10000.0),
     read_only_param("base_frame", "str", "frame of ground-truth poses", "base_link"),
+    read_only_param("ground_truth_rate_hz", "float",
+                    "rate of the simulator's /ground_truth/* topics [Hz] (at most the state "
+                    "rate; counters such as parts_done and contact_steps are cumulative)",
+                    10.0, 0.1, 1000.0),
 )
 
 _RESULT = FollowJointTrajectory.Result
@@ -257,6 +262,7 @@ class ArmControllerNode(ActuatorNode):
         self._clock_pub = (self.create_publisher(ClockMsg, "/clock", 10)
                            if p.publish_clock else None)
         self._gt_pubs: dict[str, Any] = {}
+        self._next_gt_s = -math.inf   # loop time of the next ground-truth publication
         self._input_pubs = {k: self.create_publisher(Float64, f"{name}/gpio_in/{k}", 10)
                             for k in p.gpio_input_names}
         self._ros = [
@@ -523,7 +529,10 @@ class ArmControllerNode(ActuatorNode):
         # every accelerometer sample of the loop (decimated to accelerometer_rate_hz), each
         # with its own loop-time stamp: vibration needs the loop's rate
         self._acc_seen, samples = self.loop.accelerometer(self._acc_seen)
-        for t, ax, ay, az in samples[::self._acc_step]:
+        # every acc_step-th loop sample, counted over the whole stream (not per batch: a
+        # batch of odd length would shift the phase and make the rate uneven)
+        first = (-(self._acc_seen - len(samples))) % self._acc_step
+        for t, ax, ay, az in samples[first::self._acc_step]:
             if not math.isfinite(ax + ay + az):
                 continue
             imu = Imu()
@@ -538,7 +547,12 @@ class ArmControllerNode(ActuatorNode):
             arr = snap.sensors.get(key)
             if arr is not None and len(arr) == 1 and np.isfinite(arr[0]):
                 pub.publish(Float64(data=float(arr[0])))
-        for key, arr in snap.ground_truth.items():
+        if snap.ground_truth and snap.t_s >= self._next_gt_s:
+            self._publish_ground_truth(snap.ground_truth, stamp)
+            self._next_gt_s = snap.t_s + 1.0 / self.params.ground_truth_rate_hz - 1e-9
+
+    def _publish_ground_truth(self, truth: dict[str, np.ndarray], stamp: Any) -> None:
+        for key, arr in truth.items():
             msg = self._gt_message(key, arr, stamp)
             if msg is None:
                 continue
