@@ -22,7 +22,7 @@ SAFETY_RADIUS_M = 25.0     # config/usv_navigator.yaml colregs_safety_radius_m
 def run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     proc = subprocess.run(
-        ["dg", "demo", "usv_survey", "--rtf", "5", "--runs-dir", str(runs),
+        ["dg", "demo", "usv_survey", "--runs-dir", str(runs),
          f"mission_file:={HERE / 'usv_short/mission.yaml'}",
          f"traffic_file:={HERE / 'usv_short/traffic.yaml'}"],
         capture_output=True, text=True, timeout=600)

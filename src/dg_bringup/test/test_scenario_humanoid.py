@@ -373,6 +373,7 @@ def test_analysis_measures_zmp_tracking_from_the_true_sole_poses(synthetic):
     assert m["zmp_source"].startswith("foot wrenches")
     assert m["zmp_tracking_rms_m"] == pytest.approx(ZMP_OFFSET_M, abs=1e-9)
     assert m["zmp_tracking_max_m"] == pytest.approx(ZMP_OFFSET_M, abs=1e-9)
+    assert m["zmp_tracking_median_m"] == pytest.approx(ZMP_OFFSET_M, abs=1e-9)
     assert m["zmp_tracking_rms_controller_m"] == pytest.approx(ZMP_OFFSET_M, abs=1e-9)
     assert m["walking_time_s"] == pytest.approx(8.0, abs=0.01)
 

@@ -42,9 +42,11 @@ SCENARIOS: dict[str, Scenario] = {
         launch_file="demo_usv_survey.launch.xml",
         analyze=usv_survey.analyze,
         timeout_s=1800.0,
-        # 8 Python nodes + the recorder on 2 cores keep up with 5x real time, not 20x
-        # (measured: at 20x timer periods are skipped and the GNSS fail-safe trips).
-        rtf=5.0,
+        # 8 Python nodes + the recorder on 2 cores: at 20x timer periods are skipped and the
+        # GNSS fail-safe trips; at 5x the short mission (tests/usv_short) failed 2 of 3 runs
+        # (IMU gaps over 1 s of sim time, a geofence breach); at 3x with another process
+        # keeping one core busy it succeeded (coverage 0.97).
+        rtf=3.0,
     ),
     "inspection": Scenario(
         description="inspection line: teach from good boards, then boards and machined "
