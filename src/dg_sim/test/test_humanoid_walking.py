@@ -58,3 +58,21 @@ def test_a_sideways_push_while_walking_is_survived(robot):
     run(ctrl, sim, 4.0)
     assert not sim.truth().fallen
     assert sim.truth().com[0] > 1.5
+
+
+def test_walks_over_uneven_ground_feeling_for_lower_landings():
+    """+-2 cm steps (terrain and sensor noise of bench/humanoid_terrain.py, seed 0): a foot
+    that lands lower than the plan goes on down until its sole feels the ground (without
+    that search the controller fell here after 5.9 s of walking)."""
+    ctrl = WalkingController(ControllerConfig())
+    sim = BipedSim(BipedSimConfig(terrain="steps", terrain_seed=0, step_height_m=0.02, seed=0,
+                                  gyro_noise_rad_s=0.01, acc_noise_mps2=0.1,
+                                  wrench_noise_n=2.0))
+    sim.reset(ctrl.standing_q)
+    sim.set_targets(ctrl.standing_q)
+    run(ctrl, sim, 1.0)
+    ctrl.set_velocity(0.3, 0.0, 0.0)
+    run(ctrl, sim, 9.0)
+    truth = sim.truth()
+    assert not truth.fallen, truth.t
+    assert truth.com[0] > 2.0

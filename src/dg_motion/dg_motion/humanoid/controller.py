@@ -13,7 +13,9 @@ Every control period (``dt_s``, 5 ms) :meth:`WalkingController.update` runs, in 
    the ZMP error, ankle and hip strategies, and, when the wanted ZMP leaves the support
    polygon in single support, step adjustment of the swing foot's landing
    (:mod:`~.balance`);
-6. whole-body inverse kinematics from the corrected CoM, the pelvis orientation and the feet
+6. the feet's ground heights: where each foot landed, and a landed foot that has not yet
+   felt the ground searching lower (late contact);
+7. whole-body inverse kinematics from the corrected CoM, the pelvis orientation and the feet
    to the 12 joint targets (:class:`~.whole_body_ik.WholeBodyIK`), clamped into the joint
    limits; a non-finite or failed solution is never sent: the last targets are held.
 
@@ -182,6 +184,13 @@ LANDING_WINDOW_S = 0.1
 #: Largest believed landing error (a bigger one is a misdetected contact) [m, rad].
 MAX_REANCHOR_M = 0.1
 MAX_REANCHOR_RAD = 0.2
+#: Late contact (the ground lower than the plan's): in the double support after a swing, a
+#: foot that has not felt the ground after ``LATE_CONTACT_DELAY_S`` goes on down at
+#: ``LATE_CONTACT_SPEED_MPS``, at most ``MAX_LATE_CONTACT_M`` below where it should have
+#: landed, until its sole feels the ground (the touch-down then measures the new height).
+LATE_CONTACT_DELAY_S = 0.02
+LATE_CONTACT_SPEED_MPS = 0.35
+MAX_LATE_CONTACT_M = 0.04
 
 
 class Event(enum.Enum):
@@ -249,6 +258,9 @@ class WalkingController:
         #: plan, made for flat ground, does not know.
         self._ground_z = {Side.LEFT: 0.0, Side.RIGHT: 0.0}
         self._heading_ref: float | None = None
+        #: The foot of the last swing until it feels the ground, with its planned landing
+        #: height and the time its double support began (late-contact search).
+        self._landing: tuple[Side, float, float] | None = None
 
     # --- commands --------------------------------------------------------------------------
     def set_velocity(self, vx: float, vy: float, wz: float) -> str:
@@ -377,6 +389,7 @@ class WalkingController:
         self.odometry = None
         self.frame = PlanFrame()
         self._ground_z = {Side.LEFT: 0.0, Side.RIGHT: 0.0}
+        self._landing = None
         self.stabilizer.reset()
         self.reason = "standing after a reset"
 
@@ -437,6 +450,7 @@ class WalkingController:
             zmp_des, dcm_ref, com_offset = out.zmp_desired, out.dcm_ref, out.com_offset
             pelvis_rot = out.pelvis_rotation(heading)
             self._adjust_step(out, sample)
+        self._search_ground(sample, est, sensors)
         left_z, right_z = self._foot_heights(sample)
         lf, rf = np.array(sample.left_foot, float), np.array(sample.right_foot, float)
         lf[2] += left_z
@@ -489,6 +503,36 @@ class WalkingController:
         if (self.mode is Mode.WALKING and self._goal is not None
                 and (moved[0] > REPLAN_OFFSET_M or moved[1] > REPLAN_YAW_RAD)):
             self._plan()
+
+    def _search_ground(self, sample: PatternSample, est: EstimatedState,
+                       sensors: Sensors) -> None:
+        """Late contact: lower the landed foot's ground height until its sole feels it.
+
+        Feeling is a light touch (the contact detector's release force), not a contact
+        (its engage force): a foot just set down on flat ground carries little weight until
+        the ZMP moves onto it and must not be pushed into the floor meanwhile.
+        """
+        if sample.support in ("left", "right"):
+            swing = Side(sample.support).other
+            self._landing = (swing, self._ground_z[Side(sample.support)], math.nan)
+            return
+        if self._landing is None or sample.support != "double":
+            self._landing = None
+            return
+        side, z_planned, t0 = self._landing
+        assert self.odometry is not None
+        wrench = sensors.left_wrench if side is Side.LEFT else sensors.right_wrench
+        if float(wrench[2]) >= self.odometry.contacts.off_n:
+            self._landing = None
+        elif math.isnan(t0):
+            # the swing ended at the stance foot's height: the foot stays there (not back at
+            # its lift-off height) until it feels the ground
+            self._ground_z[side] = z_planned
+            self._landing = (side, z_planned, est.t)
+        elif est.t - t0 >= LATE_CONTACT_DELAY_S:
+            self._ground_z[side] = max(z_planned - MAX_LATE_CONTACT_M,
+                                       self._ground_z[side]
+                                       - LATE_CONTACT_SPEED_MPS * self.config.dt_s)
 
     def _foot_heights(self, sample: PatternSample) -> tuple[float, float]:
         """Ground height offsets of the feet's targets (left, right) [m].
