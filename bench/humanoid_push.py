@@ -11,8 +11,9 @@ for 0.1 s with a constant force (impulse = force x 0.1 s), forward (+x) or later
 A trial is survived when the simulator's fall flag (pelvis below half its standing height
 or tilted beyond 45 deg) stays down for 3 s after the push ends.
 
-- Ours: ``WalkingController(ControllerConfig())``: DCM feedback, CoM admittance, hip
-  strategy and step adjustment.
+- Ours: ``WalkingController(ControllerConfig())``: DCM feedback, CoM admittance, foot
+  damping and hip strategy (step adjustment is off by default: see ``ControllerConfig``).
+  Both configurations land with the same late-contact search (it is no balance feedback).
 - Reference, same run, same robot, same pattern and push: ``ControllerConfig(balance=False,
   step_adjustment=False)``, the walking pattern (ZMP preview control) played open loop.
 

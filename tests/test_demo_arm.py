@@ -6,15 +6,12 @@ independent reader (mcap-ros2-support) and the simulator's ground truth; the res
 vibration is measured again here from the accelerometer and the move events and compared
 with the analysis' metrics.json."""
 
-import json
-import subprocess
-import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from demo_run import recorded, run_demo
 from mcap.reader import make_reader
 from mcap_ros2.reader import read_ros2_messages
 
@@ -41,18 +38,8 @@ TOPICS = ["/job/events", "/job/progress", "/tool/accelerometer", "/joint_states"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    t0 = time.monotonic()
-    proc = subprocess.run(["dg", "demo", "arm", "--runs-dir", str(runs), f"job_file:={JOB}"],
-                          capture_output=True, text=True, timeout=600)
-    wall_s = time.monotonic() - t0
-    print(f"dg demo arm (short job): {wall_s:.0f} s wall")
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    run_dir = Path(proc.stdout.strip().splitlines()[-1])
-    assert run_dir.parent == runs
-    msgs = defaultdict(list)
-    for m in read_ros2_messages(str(run_dir / "recording.mcap"), topics=TOPICS):
-        msgs[m.channel.topic].append(m)
-    return run_dir, json.loads((run_dir / "metrics.json").read_text()), msgs
+    run_dir, metrics = run_demo("arm", runs, f"job_file:={JOB}", timeout_s=600)
+    return run_dir, metrics, recorded(run_dir, TOPICS)
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,12 @@ and reports success. Judged here from the recording with an independent reader
 (mcap-ros2-support) and the simulator's ground truth, then compared with the analysis'
 metrics.json."""
 
-import json
 import math
-import subprocess
-import time
-from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from mcap_ros2.reader import read_ros2_messages
+from demo_run import recorded, run_demo
 
 from dg_common.sim_time import stamp_to_ns
 from dg_interfaces.msg import MissionProgress
@@ -32,20 +27,12 @@ def demo(tmp_path_factory):
     mission = runs / "mission.yaml"
     mission.write_text(yaml.safe_dump({"/**": {"ros__parameters": {
         "goals": list(GOAL), "goal_timeout_s": 40.0}}}))
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        ["dg", "demo", "humanoid", "--runs-dir", str(runs), f"mission_file:={mission}",
-         f"push_times_s:=[{PUSH_T_S}]", f"push_forces_n:=[{', '.join(map(str, PUSH_F_N))}]",
-         "timeout_s:=60.0"],
-        capture_output=True, text=True, timeout=900)
-    print(f"dg demo humanoid (short mission): {time.monotonic() - t0:.0f} s wall")
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    run_dir = Path(proc.stdout.strip().splitlines()[-1])
-    assert run_dir.parent == runs
-    msgs = defaultdict(list)
-    for m in read_ros2_messages(str(run_dir / "recording.mcap"), topics=TOPICS):
-        msgs[m.channel.topic].append(m.ros_msg)
-    return run_dir, json.loads((run_dir / "metrics.json").read_text()), msgs
+    run_dir, metrics = run_demo(
+        "humanoid", runs, f"mission_file:={mission}", f"push_times_s:=[{PUSH_T_S}]",
+        f"push_forces_n:=[{', '.join(map(str, PUSH_F_N))}]", "timeout_s:=60.0",
+        timeout_s=900)
+    msgs = {t: [m.ros_msg for m in ms] for t, ms in recorded(run_dir, TOPICS).items()}
+    return run_dir, metrics, msgs
 
 
 def truth_track(msgs):

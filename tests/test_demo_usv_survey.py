@@ -5,10 +5,10 @@ own claims."""
 
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import pytest
+from demo_run import run_demo
 from mcap_ros2.reader import read_ros2_messages
 
 from dg_common.geometry import wrap_angle, yaw_from_quaternion
@@ -21,14 +21,8 @@ SAFETY_RADIUS_M = 25.0     # config/usv_navigator.yaml colregs_safety_radius_m
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    proc = subprocess.run(
-        ["dg", "demo", "usv_survey", "--runs-dir", str(runs),
-         f"mission_file:={HERE / 'usv_short/mission.yaml'}",
-         f"traffic_file:={HERE / 'usv_short/traffic.yaml'}"],
-        capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    run_dir = Path(proc.stdout.strip().splitlines()[-1])
-    return run_dir, json.loads((run_dir / "metrics.json").read_text())
+    return run_demo("usv_survey", runs, f"mission_file:={HERE / 'usv_short/mission.yaml'}",
+                    f"traffic_file:={HERE / 'usv_short/traffic.yaml'}", timeout_s=600)
 
 
 def test_mission_completed_safely(run):
