@@ -11,6 +11,7 @@ from dg_motion.humanoid.controller import (
     TRANSITIONS,
     ControllerConfig,
     Event,
+    PlanFrame,
     WalkingController,
     transition_table_markdown,
 )
@@ -102,6 +103,39 @@ def test_a_tilted_pelvis_is_a_fall_and_the_robot_crouches(controller_factory):
     assert cmd.mode is Mode.FALLEN and "fall" in cmd.reason
     knee = LEG_JOINTS.index("l_knee")
     assert cmd.q_target[knee] == pytest.approx(ctrl.config.crouch_knee_rad)
+
+
+def test_a_goal_missed_after_the_last_step_is_walked_to_again(controller_factory):
+    ctrl = controller_factory()
+    ctrl.update(standing_sensors(ctrl))
+    ctrl.set_goal(0.1, 0.0, 0.0)
+    t, cmd = 0.0, None
+
+    def walk_until_done(max_s=6.0):
+        nonlocal t, cmd
+        for _ in range(round(max_s / 0.005)):
+            t += 0.005
+            cmd = ctrl.update(standing_sensors(ctrl, t=t))
+            if ctrl.pattern.current_swing is None and ctrl.pattern.steps_left() == 0:
+                break
+
+    walk_until_done()
+    assert ctrl.mode is Mode.WALKING
+    # The feet slipped back 8 cm on the way (the plan frame moves where the feet are).
+    ctrl.frame = PlanFrame(x=-0.08)
+    for _ in range(round(4.0 / 0.005)):
+        t += 0.005
+        cmd = ctrl.update(standing_sensors(ctrl, t=t))
+        if ctrl.pattern.steps_left() > 0:
+            break
+    assert cmd.mode is Mode.WALKING and cmd.footsteps       # walking to it again
+    assert ctrl.goal_error()[0] == pytest.approx(0.08, abs=1e-6)
+    for _ in range(round(6.0 / 0.005)):
+        t += 0.005
+        cmd = ctrl.update(standing_sensors(ctrl, t=t))
+        if cmd.mode is Mode.STANDING:
+            break
+    assert cmd.mode is Mode.STANDING and "goal reached: feet 0.000 m" in cmd.reason
 
 
 def test_the_transition_table_is_complete_and_drawn():

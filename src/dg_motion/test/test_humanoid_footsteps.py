@@ -138,6 +138,30 @@ def test_plan_to_goal_ends_side_by_side_at_the_goal(goal):
         assert len(steps) == 11
 
 
+@pytest.mark.parametrize("goal", [(3.0, 0.0, math.pi / 2), (2.0, 1.0, 0.0), (-2.0, 0.0, 0.0),
+                                  (0.0, 0.0, -2.0)])
+def test_plan_to_goal_alternates_the_feet_through_its_phases(goal):
+    steps = plan_to_goal(L0, R0, *goal, LIM)
+    sides = [s.side for s in steps]
+    assert all(a is not b for a, b in zip(sides, sides[1:], strict=False)), sides
+
+
+def test_plan_to_goal_leaves_a_foot_that_is_nearly_there():
+    # Re-planned from measured feet, a goal is not finished with millimetre steps, nor a
+    # walk with a turn of a hundredth of a radian.
+    assert plan_to_goal(L0, R0, 1.5, 0.0, 0.03, LIM) == plan_to_goal(L0, R0, 1.5, 0.0, 0.0, LIM)
+    near_l = Footstep(Side.LEFT, 0.012, HALF - 0.005, 0.01)
+    near_r = Footstep(Side.RIGHT, -0.008, -HALF + 0.004, -0.01)
+    assert plan_to_goal(near_l, near_r, 0.0, 0.0, 0.0, LIM) == []
+    far_r = Footstep(Side.RIGHT, -0.05, -HALF, 0.0)
+    steps = plan_to_goal(near_l, far_r, 0.0, 0.0, 0.0, LIM)
+    assert [(s.side, s.x, s.y) for s in steps] == [
+        (Side.RIGHT, pytest.approx(0.0), pytest.approx(-HALF))]
+    # Forced to lead with the settled foot (the other one swings): it steps in place.
+    steps = plan_to_goal(near_l, far_r, 0.0, 0.0, 0.0, LIM, first_side=Side.LEFT)
+    assert steps[0] == near_l and len(steps) == 2
+
+
 def test_plan_to_goal_rejects_bad_input():
     with pytest.raises(FootstepError):
         plan_to_goal(L0, R0, math.nan, 0.0, 0.0, LIM)

@@ -43,6 +43,7 @@ from dg_motion.humanoid.footsteps import (
     FootstepLimits,
     clamp_velocity,
     compose,
+    mid_pose,
     plan_to_goal,
     plan_velocity,
     relative_pose,
@@ -179,6 +180,13 @@ class PlanFrame:
 #: plan [m, rad]: landing errors of a few millimetres are left to the balance feedback.
 REPLAN_OFFSET_M = 0.05
 REPLAN_YAW_RAD = 0.1
+#: ... but not once fewer steps than this are left: the stop is then within the preview, and
+#: a re-plan that adds steps to it leaves the CoM no time to swing over (on the simulated
+#: biped two steps added 0.6 s before the stop toppled it over the other foot). A goal missed
+#: by more than ``REPLAN_OFFSET_M`` / ``REPLAN_YAW_RAD`` is walked to again once the feet are
+#: together, at most ``MAX_GOAL_CORRECTIONS`` times.
+REPLAN_MIN_STEPS_LEFT = 2
+MAX_GOAL_CORRECTIONS = 2
 #: A touch-down counts as the landing of the step within this time of the planned one [s].
 LANDING_WINDOW_S = 0.1
 #: Largest believed landing error (a bigger one is a misdetected contact) [m, rad].
@@ -191,6 +199,27 @@ MAX_REANCHOR_RAD = 0.2
 LATE_CONTACT_DELAY_S = 0.02
 LATE_CONTACT_SPEED_MPS = 0.35
 MAX_LATE_CONTACT_M = 0.04
+#: A landing height measured high (on flat ground 4 mm, from the estimated pelvis tilt) left
+#: the landed foot unloaded through the double support: the ZMP could not move onto it and
+#: the robot fell over the other foot. So a foot that has felt the ground and lifted off
+#: again for ``RELANDING_DELAY_S`` (longer than a touch-down's bounce, 20-60 ms on the
+#: simulated biped) searches too, at most ``MAX_RELANDING_M`` lower (a search after every
+#: bounce walked the ground estimate 10 cm down on +-2 cm steps, and fell).
+RELANDING_DELAY_S = 0.08
+MAX_RELANDING_M = 0.006
+
+
+@dataclass
+class _Landing:
+    """The foot of the last swing, searched for the ground in the double support after it."""
+
+    side: Side
+    z_planned: float                 #: ground height it should land at (the stance foot's)
+    floor: float                     #: lowest ground height it may search down to
+    started: bool = False            #: its double support has begun
+    felt: bool = False               #: its sole has felt the ground (a light touch)
+    engaged: bool = False            #: the contact detector has found it in contact
+    unloaded_since: float = math.nan  #: since when it has been searching [s]
 
 
 class Event(enum.Enum):
@@ -249,6 +278,7 @@ class WalkingController:
         self.q_target = self.standing_q.copy()
         self._velocity = (0.0, 0.0, 0.0)
         self._goal: tuple[float, float, float] | None = None
+        self._corrections = 0            #: walks again to the present goal after missing it
         self._last: WalkingCommand | None = None
         self.frame = PlanFrame()
         self._planned_in = self.frame         #: the plan frame when the footsteps were planned
@@ -258,9 +288,8 @@ class WalkingController:
         #: plan, made for flat ground, does not know.
         self._ground_z = {Side.LEFT: 0.0, Side.RIGHT: 0.0}
         self._heading_ref: float | None = None
-        #: The foot of the last swing until it feels the ground, with its planned landing
-        #: height and the time its double support began (late-contact search).
-        self._landing: tuple[Side, float, float] | None = None
+        #: The foot of the last swing during the double support after it (late contact).
+        self._landing: _Landing | None = None
 
     # --- commands --------------------------------------------------------------------------
     def set_velocity(self, vx: float, vy: float, wz: float) -> str:
@@ -301,6 +330,7 @@ class WalkingController:
         self._velocity = (0.0, 0.0, 0.0)
         self._heading_ref = None
         self._goal = (float(x), float(y), float(yaw))
+        self._corrections = 0
         self.handle(Event.WALK)
 
     def stop(self) -> None:
@@ -375,7 +405,9 @@ class WalkingController:
         self.reason = "stopping"
 
     def _to_standing(self) -> None:
-        self.reason = "goal reached" if self._goal is not None else "standing"
+        err = self.goal_error()
+        self.reason = ("standing" if err is None else
+                       f"goal reached: feet {err[0]:.3f} m, {err[1]:.2f} rad from it")
         self._goal = None
 
     def _to_safe_stop(self) -> None:
@@ -501,38 +533,78 @@ class WalkingController:
                                 + float(soles[side][2, 3] - soles[other][2, 3]))
         moved = self.frame.offset_from(self._planned_in)
         if (self.mode is Mode.WALKING and self._goal is not None
+                and self.pattern.steps_left() >= REPLAN_MIN_STEPS_LEFT
                 and (moved[0] > REPLAN_OFFSET_M or moved[1] > REPLAN_YAW_RAD)):
             self._plan()
 
+    def goal_error(self) -> tuple[float, float] | None:
+        """Distance [m] and heading error [rad] of the planned feet to the goal (None: none)."""
+        if self._goal is None or self.pattern is None:
+            return None
+        left, right = (self.frame.step_to_world(f) for f in self.pattern.planned_feet())
+        x, y, yaw = mid_pose(left, right)
+        gx, gy, gyaw = self._goal
+        return math.hypot(gx - x, gy - y), abs(wrap_angle(gyaw - yaw))
+
+    def goal_missed(self) -> bool:
+        """The feet stand together farther from the goal than a re-plan would correct."""
+        err = self.goal_error()
+        return (err is not None and self._corrections < MAX_GOAL_CORRECTIONS
+                and (err[0] > REPLAN_OFFSET_M or err[1] > REPLAN_YAW_RAD))
+
+    def _walk_again(self) -> None:
+        self._corrections += 1
+        self._plan()
+
     def _search_ground(self, sample: PatternSample, est: EstimatedState,
                        sensors: Sensors) -> None:
-        """Late contact: lower the landed foot's ground height until its sole feels it.
+        """Late contact: lower the landed foot's ground height while its sole feels nothing.
 
-        Feeling is a light touch (the contact detector's release force), not a contact
-        (its engage force): a foot just set down on flat ground carries little weight until
-        the ZMP moves onto it and must not be pushed into the floor meanwhile.
+        Through the whole double support after a swing: the foot stays at the swing's end
+        height until it feels the ground; not yet landed for ``LATE_CONTACT_DELAY_S``, it goes
+        on down (at most ``MAX_LATE_CONTACT_M``); landed and lifted off again for
+        ``RELANDING_DELAY_S`` (a landing height measured a few millimetres high), it goes on
+        down at most ``MAX_RELANDING_M`` more. Feeling is a light touch (the contact
+        detector's release force), not a contact (its engage force): a foot just set down on
+        flat ground carries little weight until the ZMP moves onto it and must not be pushed
+        into the floor meanwhile.
         """
         if sample.support in ("left", "right"):
             swing = Side(sample.support).other
-            self._landing = (swing, self._ground_z[Side(sample.support)], math.nan)
+            z = self._ground_z[Side(sample.support)]
+            self._landing = _Landing(swing, z, z - MAX_LATE_CONTACT_M)
             return
         if self._landing is None or sample.support != "double":
             self._landing = None
             return
-        side, z_planned, t0 = self._landing
+        landing = self._landing
         assert self.odometry is not None
-        wrench = sensors.left_wrench if side is Side.LEFT else sensors.right_wrench
-        if float(wrench[2]) >= self.odometry.contacts.off_n:
-            self._landing = None
-        elif math.isnan(t0):
-            # the swing ended at the stance foot's height: the foot stays there (not back at
-            # its lift-off height) until it feels the ground
-            self._ground_z[side] = z_planned
-            self._landing = (side, z_planned, est.t)
-        elif est.t - t0 >= LATE_CONTACT_DELAY_S:
-            self._ground_z[side] = max(z_planned - MAX_LATE_CONTACT_M,
-                                       self._ground_z[side]
-                                       - LATE_CONTACT_SPEED_MPS * self.config.dt_s)
+        wrench = sensors.left_wrench if landing.side is Side.LEFT else sensors.right_wrench
+        touch = float(wrench[2]) >= self.odometry.contacts.off_n
+        contact = self.odometry.contacts.state[landing.side]
+        if not landing.started:
+            landing.started = True
+            if not touch:
+                # the swing ended at the stance foot's height: the foot stays there (not back
+                # at its lift-off height) until it feels the ground
+                self._ground_z[landing.side] = landing.z_planned
+        if touch and not landing.felt:
+            landing.felt = True
+            # from now on it may only have landed a little high, not on lower ground
+            landing.floor = max(landing.floor, self._ground_z[landing.side] - MAX_RELANDING_M)
+        landing.engaged |= contact
+        # before the first touch: while it feels nothing; after it: lifted off again (the
+        # contact detector's hysteresis: a light touch flickering in the noise is no lift-off)
+        searching = (landing.engaged and not contact) if landing.felt else not touch
+        if not searching:
+            landing.unloaded_since = math.nan
+        elif math.isnan(landing.unloaded_since):
+            landing.unloaded_since = est.t
+        elif est.t - landing.unloaded_since >= (RELANDING_DELAY_S if landing.felt
+                                                 else LATE_CONTACT_DELAY_S):
+            self._ground_z[landing.side] = max(
+                landing.floor,
+                self._ground_z[landing.side] - LATE_CONTACT_SPEED_MPS * self.config.dt_s)
 
     def _foot_heights(self, sample: PatternSample) -> tuple[float, float]:
         """Ground height offsets of the feet's targets (left, right) [m].
@@ -662,6 +734,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Mode.WALKING, Event.WALK, Mode.WALKING, WalkingController._plan),
     Transition(Mode.STOPPING, Event.WALK, Mode.WALKING, WalkingController._plan),
     Transition(Mode.WALKING, Event.STOP, Mode.STOPPING, WalkingController._to_stopping),
+    Transition(Mode.WALKING, Event.PATTERN_DONE, Mode.WALKING, WalkingController._walk_again,
+               WalkingController.goal_missed, "goal missed"),
     Transition(Mode.WALKING, Event.PATTERN_DONE, Mode.STANDING, WalkingController._to_standing),
     Transition(Mode.STOPPING, Event.PATTERN_DONE, Mode.STANDING,
                WalkingController._to_standing),

@@ -32,6 +32,11 @@ from dg_motion.humanoid.types import Footstep, Side
 
 #: Feet closer than this to their targets have arrived [m, rad].
 ARRIVED_TOL = 1e-6
+#: A foot this close to its place at the goal (position error plus 0.3 m per radian of yaw
+#: error) is not moved again [m]: re-planned from the measured feet, which land a few
+#: millimetres off, a goal would otherwise end in steps of a few millimetres (on the
+#: simulated biped, each a chance to stumble).
+SETTLED_TOL = 0.02
 #: A goal farther than this from the feet's midpoint is walked to with a turn toward it
 #: first; closer ones are reached by stepping sideways/backwards in place [m].
 TURN_TOWARD_MIN_M = 0.30
@@ -338,16 +343,21 @@ def _step_error(a: Footstep, b: Footstep) -> float:
 
 
 def _walk_to(feet: dict[Side, Footstep], target: tuple[float, float, float],
-             limits: FootstepLimits, steps: list[Footstep], lead: Side | None = None) -> None:
+             limits: FootstepLimits, steps: list[Footstep], lead: Side | None = None,
+             settle_tol: float = 0.0) -> None:
     """Greedy clamped steps until both feet are at ``target (+-) nominal_width / 2``.
 
     Each step aims at the body pose at the target position, turned from the stance foot's
     heading toward the target heading by at most ``max_yaw``: a turn then pivots about the
-    body's centre instead of dragging the feet around.
+    body's centre instead of dragging the feet around. A foot within ``settle_tol`` of its
+    place stays where it is.
     """
     half = 0.5 * limits.nominal_width
     tx, ty, tyaw = target
     goal = {s: compose(target, 0.0, _side_sign(s) * half, 0.0, s) for s in Side}
+    for s in Side:
+        if _step_error(feet[s], goal[s]) < settle_tol:
+            goal[s] = feet[s]
 
     def remaining(f: dict[Side, Footstep]) -> float:
         return sum(_step_error(f[s], goal[s]) for s in Side)
@@ -401,10 +411,11 @@ def plan_to_goal(left: Footstep, right: Footstep, goal_x: float, goal_y: float,
 
     Turn in place toward the goal (when the heading is off by more than ``max_yaw``: smaller
     turns are taken while walking), walk straight to it, turn to the goal heading; a goal
-    closer than ``TURN_TOWARD_MIN_M`` is stepped to directly (sideways/backwards). Every step
-    is within ``limits`` (checked). ``[]`` when the feet are already there. ``first_side``
-    forces the foot of the first step (re-planning while the other foot swings); by default
-    the foot whose first step leaves the least to do.
+    closer than ``TURN_TOWARD_MIN_M`` is stepped to directly (sideways/backwards). The feet
+    alternate from one phase to the next; a foot within ``SETTLED_TOL`` of its place at the
+    goal stays. Every step is within ``limits`` (checked). ``[]`` when the feet are already
+    there. ``first_side`` forces the foot of the first step (re-planning while the other
+    foot swings); by default the foot whose first step leaves the least to do.
     """
     _check_feet(left, right)
     if not all(math.isfinite(v) for v in (goal_x, goal_y, goal_yaw)):
@@ -422,7 +433,9 @@ def plan_to_goal(left: Footstep, right: Footstep, goal_x: float, goal_y: float,
             # steps turn as they go, so that re-planning mid-stride, e.g. after a foot landed
             # a little off, does not pull the feet back together.)
             targets.insert(0, (mx, my, heading))
-    for target in targets:
-        _walk_to(feet, target, limits, steps, lead=None if steps else first_side)
+    for k, target in enumerate(targets):
+        lead = steps[-1].side.other if steps else first_side
+        settle = SETTLED_TOL if k == len(targets) - 1 else 0.0
+        _walk_to(feet, target, limits, steps, lead=lead, settle_tol=settle)
     check_footsteps(left, right, steps, limits)
     return steps
