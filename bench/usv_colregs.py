@@ -84,6 +84,7 @@ from dg_autonomy.collision.colregs import (
     TrackedVessel,
 )
 from dg_common.geodesy import Datum, enu_to_geodetic
+from dg_common.geometry import wrap_angle
 
 NAME = "usv_colregs"
 N_ENCOUNTERS = 1000
@@ -130,11 +131,6 @@ RETURN_EXTRA_MAX_S = 400.0
 RETURN_HEADING_DEG = 10.0
 
 CONFIG = ColregsConfig()
-
-
-def wrap(a: float) -> float:
-    """Angle wrapped to [-pi, pi)."""
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 @dataclass
@@ -329,8 +325,8 @@ def simulate(sc: Scenario) -> Trace:
         for t in sc.targets:
             tx, ty = t.pos(now)
             tr.ranges[t.mmsi].append(math.hypot(tx - x, ty - y))
-        err = wrap(res.course_rad - h)
-        h = wrap(h + max(-rate * DT_S, min(rate * DT_S, HEADING_GAIN_PER_S * err * DT_S)))
+        err = wrap_angle(res.course_rad - h)
+        h = wrap_angle(h + max(-rate * DT_S, min(rate * DT_S, HEADING_GAIN_PER_S * err * DT_S)))
         dv = res.speed_mps - v
         v += max(-DECEL_MPS2 * DT_S, min(ACCEL_MPS2 * DT_S, dv))
         x += v * math.cos(h) * DT_S
@@ -402,7 +398,7 @@ def _port_turn_deg(tr: Trace, i0: int, i1: int, windows: dict, labels: dict,
     """
     acc = worst = 0.0
     for i in range(i0 + 1, i1 + 1):
-        acc += math.degrees(wrap(tr.own[i][2] - tr.own[i - 1][2]))
+        acc += math.degrees(wrap_angle(tr.own[i][2] - tr.own[i - 1][2]))
         if _nominal_cpa(tr, i, t)[0] >= RISK_CLEARED_CPA_M:
             break     # the risk of collision has ceased: the encounter is over
         if not _manoeuvre_allowed(tr, i, windows, labels, sc, t):
@@ -485,7 +481,7 @@ def judge(sc: Scenario, tr: Trace) -> Verdict:
         # Course change since t0 [deg], unwrapped: a 190 deg starboard turn is no port turn.
         dcrs = [0.0]
         for i in range(i0 + 1, i1 + 1):
-            dcrs.append(dcrs[-1] + math.degrees(wrap(tr.own[i][2] - tr.own[i - 1][2])))
+            dcrs.append(dcrs[-1] + math.degrees(wrap_angle(tr.own[i][2] - tr.own[i - 1][2])))
         ratio = [tr.own[i][3] / v0 for i in range(i0, i1 + 1)]
         ok, why = True, ""
         if label in ("head_on", "crossing_give_way"):

@@ -65,3 +65,20 @@ def test_gazebo_launch_needs_ros_mode(repo, tmp_path):
     # Pip mode has no Gazebo: the gazebo world is a clear error, never half a launch.
     with pytest.raises(LaunchError, match=r"ros_gz_sim|gz_sim\.launch\.py"):
         _load(repo, tmp_path, "gazebo")
+
+
+def test_angles_are_wrapped_by_one_function(repo):
+    """dg_common.geometry.wrap_angle, (-pi, pi], is the only angle wrap, so that every module
+    puts the seam at the same place."""
+    import ast
+    copies = []
+    for path in sorted({*repo.glob("src/*/*/**/*.py"), *repo.glob("bench/*.py"),
+                        *repo.glob("tests/*.py")}):
+        if path.match("dg_common/dg_common/geometry.py") or "/build/" in str(path):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.FunctionDef)
+                    and node.name.strip("_") in ("wrap", "wrap_pi", "wrap_angle",
+                                                 "normalize_angle", "angle_wrap")):
+                copies.append(f"{path.relative_to(repo)}:{node.lineno} {node.name}")
+    assert not copies, f"use dg_common.geometry.wrap_angle instead of: {copies}"

@@ -21,18 +21,14 @@ from dg_autonomy.collision.colregs import (
     TrackedVessel,
     classify,
     relative_bearing_deg,
-    wrap_pi,
 )
+from dg_common.geometry import wrap_angle
 
 OWN_SPEED = 2.5
 DT = 0.5
 TURN_RATE = math.radians(10.0)
 LOS_LOOKAHEAD = 40.0
 CFG = ColregsConfig()
-
-
-def wrap(a):
-    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 @dataclass
@@ -68,7 +64,7 @@ class Run:
 
     def course_change_deg(self):
         """Course relative to the initial course (deg, > 0 port) per step."""
-        return [math.degrees(wrap(h - self.own[0][2])) for _, _, h, _ in self.own]
+        return [math.degrees(wrap_angle(h - self.own[0][2])) for _, _, h, _ in self.own]
 
 
 def simulate(targets, duration_s=320.0, avoidance=None, obstacles=None, fence=None,
@@ -89,8 +85,8 @@ def simulate(targets, duration_s=320.0, avoidance=None, obstacles=None, fence=No
         run.t.append(t)
         run.own.append((x, y, h, v))
         run.cmd.append(res)
-        err = wrap(res.course_rad - h)
-        h = wrap(h + max(-TURN_RATE * DT, min(TURN_RATE * DT, 0.8 * err * DT)))
+        err = wrap_angle(res.course_rad - h)
+        h = wrap_angle(h + max(-TURN_RATE * DT, min(TURN_RATE * DT, 0.8 * err * DT)))
         v += max(-0.8 * DT, min(0.4 * DT, res.speed_mps - v))
         x += v * math.cos(h) * DT
         y += v * math.sin(h) * DT
@@ -269,7 +265,7 @@ def test_keeps_manoeuvre_until_past_cpa_and_opening():
     # No dithering: while engaged the commanded course changes only a handful of times.
     cmds = run.cmd[first_engaged(run):k_rel]
     changes = sum(1 for a, b in zip(cmds, cmds[1:], strict=False)
-                  if abs(wrap(a.course_rad - b.course_rad)) > 1e-6)
+                  if abs(wrap_angle(a.course_rad - b.course_rad)) > 1e-6)
     assert changes < 25
 
 
@@ -374,4 +370,4 @@ def test_stand_on_encounter_is_judged_again_when_the_plan_turns_around():
     east = avoid.step(OwnShip(0.0, 0.0, 0.0, 0.0, 2.0), [vessel], 0.0, 2.0, 1.0)
     enc = next(e for e in east.encounters if e.target_id == "v")
     assert enc.situation == "head_on" and enc.rule == "14"
-    assert east.active and wrap_pi(east.course_rad - 0.0) < -math.radians(10.0)
+    assert east.active and wrap_angle(east.course_rad - 0.0) < -math.radians(10.0)

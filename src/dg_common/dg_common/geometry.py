@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import overload
 
+import numpy as np
 import transforms3d.euler as t3e
 
 
-def wrap_angle(a: float) -> float:
-    """Wrap an angle [rad] to (-pi, pi]."""
+@overload
+def wrap_angle(a: float) -> float: ...
+@overload
+def wrap_angle(a: np.ndarray) -> np.ndarray: ...
+def wrap_angle(a: float | np.ndarray) -> float | np.ndarray:
+    """Wrap an angle [rad], or each of an array of them, to (-pi, pi]."""
+    if isinstance(a, np.ndarray):
+        return np.pi - np.remainder(np.pi - a, 2.0 * np.pi)
     w = math.remainder(a, 2.0 * math.pi)
     return math.pi if w == -math.pi else w
 

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from dg_common.geometry import quaternion_from_yaw, wrap_angle, yaw_from_quaternion
@@ -110,7 +111,11 @@ def test_geometry():
     for yaw in (-3.0, -1.0, 0.0, 0.5, 3.1):
         assert yaw_from_quaternion(*quaternion_from_yaw(yaw)) == pytest.approx(yaw)
     assert wrap_angle(3 * math.pi / 2) == pytest.approx(-math.pi / 2)
-    assert wrap_angle(-math.pi) == pytest.approx(math.pi)
+    assert wrap_angle(-math.pi) == math.pi and wrap_angle(math.pi) == math.pi   # (-pi, pi]
+    many = np.array([-7.0, -math.pi, -1.0, 0.0, math.pi, 4.0, 50.0])
+    wrapped = wrap_angle(many)
+    assert isinstance(wrapped, np.ndarray)
+    assert wrapped == pytest.approx([wrap_angle(float(a)) for a in many], abs=1e-12)
 
 
 def test_odometry_rejection_reasons():

@@ -50,6 +50,7 @@ from pyais.exceptions import AISBaseException
 from pyais.messages import NMEAMessage
 
 from dg_common.geodesy import Datum, GeodesyError, geodetic_to_enu
+from dg_common.geometry import wrap_angle
 
 #: Knots to metres per second (1 kn = 1852 m / 3600 s, exact).
 KNOT_MPS = 1852.0 / 3600.0
@@ -131,8 +132,8 @@ class _Invalid(Exception):
 
 
 def cog_to_enu_rad(cog_deg: float) -> float:
-    """ENU yaw [rad] (0 = east, CCW, in [-pi, pi)) of a true course/heading [deg, CW from N]."""
-    return (math.radians(90.0 - cog_deg) + math.pi) % (2.0 * math.pi) - math.pi
+    """ENU yaw [rad] (0 = east, CCW, in (-pi, pi]) of a true course/heading [deg, CW from N]."""
+    return wrap_angle(math.radians(90.0 - cog_deg))
 
 
 def enu_to_cog_deg(yaw_rad: float) -> float:

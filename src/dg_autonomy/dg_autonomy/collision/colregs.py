@@ -87,6 +87,7 @@ import numpy as np
 import shapely
 
 from dg_autonomy.collision.cpa import cpa_tcpa, cpa_tcpa_array
+from dg_common.geometry import wrap_angle
 
 # --- public data types --------------------------------------------------------------
 
@@ -291,11 +292,6 @@ class ColregsConfig:
 
 # --- geometry helpers ---------------------------------------------------------------------
 
-def wrap_pi(a: Any) -> Any:
-    """Wrap an angle [rad] (float or numpy array) to [-pi, pi)."""
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
-
-
 def relative_bearing_deg(x_m: float, y_m: float, heading_rad: float,
                          to_x_m: float, to_y_m: float) -> float:
     """Relative bearing [deg, 0..360) of a point seen from a vessel, clockwise from its bow.
@@ -454,7 +450,7 @@ class ColregsAvoidance:
                 f"speed {desired_speed_mps}, now {now_s}")
         if desired_speed_mps < 0 or own.speed_mps < 0:
             raise ColregsInputError("speeds must be >= 0")
-        desired_course = float(wrap_pi(desired_course_rad))
+        desired_course = float(wrap_angle(desired_course_rad))
         own_course = own.course_rad if own.speed_mps >= _MIN_COG_SPEED_MPS else own.heading_rad
         p_own = np.array([own.x_m, own.y_m])
         v_own = own.speed_mps * np.array([math.cos(own_course), math.sin(own_course)])
@@ -474,7 +470,7 @@ class ColregsAvoidance:
             rng = float(np.hypot(*(tgt.p - p_own)))
             enc = self._encounters.get(tid)
             if enc is not None and enc.situation in _STAND_ON and not enc.acting \
-                    and not enc.passed and abs(wrap_pi(
+                    and not enc.passed and abs(wrap_angle(
                         desired_course - enc.plan_course_rad)) > _REPLAN_REOPEN_RAD:
                 # The plan turned (a new survey lane, a transit) while we stood on: the
                 # geometry that made us the stand-on vessel is gone; judge the encounter
@@ -542,7 +538,7 @@ class ColregsAvoidance:
             status = (AvoidanceStatus.UNSAFE if unsafe else
                       AvoidanceStatus.STAND_ON if holding else AvoidanceStatus.AVOIDING)
         infos = self._report(tracked, p_own, v_own, course, speed, released)
-        return AvoidanceResult(course_rad=float(wrap_pi(course)), speed_mps=float(speed),
+        return AvoidanceResult(course_rad=float(wrap_angle(course)), speed_mps=float(speed),
                                active=bool(self._encounters) or self._rejoining,
                                encounters=infos,
                                status=status, rejected_targets=rejected)
@@ -616,7 +612,7 @@ class ColregsAvoidance:
         # then the plan's course is only the line-of-sight way back, and the other vessel
         # sees the boat's present course.
         if not self._encounters and not self._released \
-                and abs(wrap_pi(desired_course - own_course)) > _TURNING_RAD:
+                and abs(wrap_angle(desired_course - own_course)) > _TURNING_RAD:
             own_course = desired_course
         own_now = OwnShip(own.x_m, own.y_m, own_course, own_course, own.speed_mps)
         situation = classify(own_now, tv, self.config)
@@ -761,7 +757,7 @@ class ColregsAvoidance:
         way round, at the present speed.
         """
         rate = math.radians(self.config.turn_rate_dps)
-        delta = wrap_pi(courses - heading)                                  # (N,)
+        delta = wrap_angle(courses - heading)                                  # (N,)
         t_turn = np.abs(delta) / rate
         frac = np.linspace(0.0, 1.0, _ARC_SAMPLES)                          # (K,)
         times = t_turn[:, None] * frac[None, :]
@@ -786,7 +782,7 @@ class ColregsAvoidance:
         n_steps = int(round(math.pi / step))
         max_off = math.radians(cfg.max_course_offset_deg)
         course_list = [c for c in (desired_course + k * step for k in range(-n_steps, n_steps))
-                       if abs(wrap_pi(c - ref_plan)) <= max_off + 1e-9]
+                       if abs(wrap_angle(c - ref_plan)) <= max_off + 1e-9]
         course_list += [own_course, desired_course] + [
             e.ref_course_rad for e in self._encounters.values()]
         speed_scale = max(desired_speed, cfg.min_escape_speed_mps)
@@ -797,19 +793,19 @@ class ColregsAvoidance:
         if self._last_cmd is not None:
             courses = np.append(courses, self._last_cmd[0])
             speeds = np.append(speeds, self._last_cmd[1])
-        courses = wrap_pi(courses)
+        courses = wrap_angle(courses)
         unit = np.stack([np.cos(courses), np.sin(courses)], axis=1)       # (N, 2)
         vel = unit * speeds[:, None]
 
         # Deviation from the plan and change from the last command.
-        deviation = _W_COURSE * np.abs(wrap_pi(courses - desired_course)) / math.pi
+        deviation = _W_COURSE * np.abs(wrap_angle(courses - desired_course)) / math.pi
         if desired_speed > 0:
             deviation += _W_SPEED * np.clip((desired_speed - speeds) / desired_speed, 0.0,
                                             None)
         deviation += 0.25 * _W_SPEED * np.clip(speeds - desired_speed, 0.0, None) / speed_scale
         cost = np.zeros(len(courses))
         if self._last_cmd is not None:
-            cost += _W_CHANGE * np.abs(wrap_pi(courses - self._last_cmd[0])) / math.pi
+            cost += _W_CHANGE * np.abs(wrap_angle(courses - self._last_cmd[0])) / math.pi
             cost += 0.5 * _W_CHANGE * np.abs(speeds - self._last_cmd[1]) / speed_scale
 
         static_pen = np.zeros(len(courses))
@@ -901,7 +897,7 @@ class ColregsAvoidance:
             clear = self._clear(tgt)
             d = dmin[:, j]
             holding = enc.situation in _STAND_ON and not enc.acting
-            turn = wrap_pi(courses - enc.ref_course_rad)                    # > 0: to port
+            turn = wrap_angle(courses - enc.ref_course_rad)                    # > 0: to port
             ratio = speeds / max(enc.ref_speed_mps, 1e-6)
             sit = enc.situation
             if sit in _GIVE_WAY:
@@ -960,7 +956,7 @@ class ColregsAvoidance:
             return "resume"
         if enc.situation in _STAND_ON and not enc.acting:
             return "stand_on"
-        turn = float(wrap_pi(course - enc.ref_course_rad))
+        turn = float(wrap_angle(course - enc.ref_course_rad))
         tol = math.radians(max(self.config.port_turn_tolerance_deg, 5.0))
         if turn < -tol:
             return "turn_starboard"

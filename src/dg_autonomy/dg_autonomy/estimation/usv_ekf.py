@@ -54,6 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dg_common.geometry import wrap_angle
 from dg_common.validation import InvalidInput
 
 #: State indices.
@@ -115,11 +116,6 @@ class UsvEkfConfig:
             raise ValueError("max_consecutive_rejections must be an int >= 1")
         if len(self.gnss_lever_arm_m) != 2 or not all(map(math.isfinite, self.gnss_lever_arm_m)):
             raise ValueError("gnss_lever_arm_m must be two finite numbers")
-
-
-def _wrap(a: float) -> float:
-    w = math.remainder(a, 2.0 * math.pi)
-    return math.pi if w == -math.pi else w
 
 
 def _finite(what: str, *values: float) -> None:
@@ -239,7 +235,7 @@ class UsvEkf:
         cm, sm = math.cos(psi_m), math.sin(psi_m)
         x[X] += (u_m * cm - v_m * sm) * dt
         x[Y] += (u_m * sm + v_m * cm) * dt
-        x[PSI] = _wrap(psi + r * dt)
+        x[PSI] = wrap_angle(psi + r * dt)
         if acc is not None:
             x[U] += (ax + r * v_m) * dt
             x[V] += (ay - r * u_m) * dt
@@ -363,12 +359,12 @@ class UsvEkf:
         if sigma_rad <= 0.0:
             raise EkfInputError(f"heading sigma_rad must be > 0, got {sigma_rad}")
         if not self.initialized:
-            self._pending_yaw = (_wrap(yaw_rad), sigma_rad ** 2)
+            self._pending_yaw = (wrap_angle(yaw_rad), sigma_rad ** 2)
             return True
         hm = np.zeros((1, N_STATES))
         hm[0, PSI] = 1.0
         rm = np.array([[sigma_rad ** 2]])
-        innov = np.array([_wrap(yaw_rad - self.x[PSI])])
+        innov = np.array([wrap_angle(yaw_rad - self.x[PSI])])
         sm = hm @ self.P @ hm.T + rm
         nis = float(innov[0] ** 2 / sm[0, 0])
         if nis > self.config.heading_gate_chi2 and self.P[PSI, PSI] < 1.0:
@@ -382,7 +378,7 @@ class UsvEkf:
     def _correct(self, hm: np.ndarray, rm: np.ndarray, innov: np.ndarray, sm: np.ndarray) -> None:
         gain = np.linalg.solve(sm, hm @ self.P).T
         self.x = self.x + gain @ innov
-        self.x[PSI] = _wrap(self.x[PSI])
+        self.x[PSI] = wrap_angle(self.x[PSI])
         ikh = np.eye(N_STATES) - gain @ hm
         self.P = ikh @ self.P @ ikh.T + gain @ rm @ gain.T            # Joseph form
         self.P = 0.5 * (self.P + self.P.T)

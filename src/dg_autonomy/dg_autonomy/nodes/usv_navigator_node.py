@@ -68,7 +68,7 @@ from dg_autonomy.control.usv_pilot import (
 )
 from dg_autonomy.guidance.line_of_sight import InvalidPath, LosConfig
 from dg_autonomy.mission.mission_file import MissionError, load_mission
-from dg_common.geometry import yaw_from_quaternion
+from dg_common.geometry import wrap_angle, yaw_from_quaternion
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
 from dg_common.param_schema import ParameterError, ParamSpec
@@ -385,7 +385,7 @@ class UsvNavigatorNode(ActuatorNode):
             return None
         x, y, psi, u, v, _ = self._state
         course = psi + math.atan2(v, u) if math.hypot(u, v) > 0.05 else psi
-        own = OwnShip(x, y, psi, math.remainder(course, 2 * math.pi), math.hypot(u, v))
+        own = OwnShip(x, y, psi, wrap_angle(course), math.hypot(u, v))
         fresh = now_s - self._targets_stamp_s <= self.params.targets_max_age_s
         targets = self._targets if fresh else []
 

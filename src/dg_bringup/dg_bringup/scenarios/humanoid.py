@@ -45,6 +45,7 @@ import yaml
 from matplotlib.patches import Polygon as PolygonPatch
 
 from dg_bringup.scenarios.recording import read_recording, topic_counts
+from dg_common.geometry import wrap_angle
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - backend first
@@ -428,7 +429,7 @@ def analyze(run_dir: Path, kinematics: SoleKinematics | None = None) -> dict[str
     if len(goals) and len(tr.t):
         r_end = rotation_from_quat_xyzw(tr.v[-1:, 3:7])[0]
         yaw = math.atan2(r_end[1, 0], r_end[0, 0])
-        m["goal_yaw_error_rad"] = abs(math.remainder(yaw - goals[-1, 2], math.tau))
+        m["goal_yaw_error_rad"] = abs(wrap_angle(yaw - goals[-1, 2]))
 
     # --- ZMP: measured (true sole poses) vs the controller's desired ------------------------
     t_sole, poses = _sole_poses(rec, kin)

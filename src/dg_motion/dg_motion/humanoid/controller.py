@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from dg_common.geometry import wrap_angle
 from dg_motion.errors import MotionInputError
 from dg_motion.humanoid.balance import Stabilizer, StabilizerConfig, StepAdjuster, omega
 from dg_motion.humanoid.estimation import EstimatedState, EstimatorConfig, LegOdometry
@@ -47,7 +48,6 @@ from dg_motion.humanoid.footsteps import (
     plan_to_goal,
     plan_velocity,
     relative_pose,
-    wrap_angle,
 )
 from dg_motion.humanoid.pattern import PatternSample, WalkingPattern, WalkTiming
 from dg_motion.humanoid.types import (

@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from dg_common.geometry import wrap_angle
 from dg_motion.humanoid.types import Footstep, Side
 
 #: Feet closer than this to their targets have arrived [m, rad].
@@ -90,11 +91,6 @@ class FootstepLimits:
     def width_max(self) -> float:
         """Largest lateral offset between the sole centres [m]."""
         return min(self.max_width, self.nominal_width + self.max_lateral)
-
-
-def wrap_angle(a: float) -> float:
-    """Angle in [-pi, pi)."""
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def _side_sign(side: Side) -> float:

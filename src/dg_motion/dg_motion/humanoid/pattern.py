@@ -40,6 +40,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from dg_common.geometry import wrap_angle
 from dg_motion.humanoid.footsteps import (
     FootstepError,
     FootstepLimits,
@@ -48,7 +49,6 @@ from dg_motion.humanoid.footsteps import (
     plan_velocity,
     relative_pose,
     support_polygon,
-    wrap_angle,
 )
 from dg_motion.humanoid.preview_control import PreviewController
 from dg_motion.humanoid.types import Footstep, Side

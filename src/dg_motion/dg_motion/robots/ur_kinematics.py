@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dg_common.geometry import wrap_angle
+
 #: Standard-DH twist angles of every UR arm [rad].
 UR_ALPHA_RAD = (math.pi / 2, 0.0, 0.0, math.pi / 2, -math.pi / 2, 0.0)
 #: ``acos`` arguments beyond 1 by less than this are rounding (a boundary pose, e.g. the
@@ -113,12 +115,6 @@ def _rigid_inv(T: np.ndarray) -> np.ndarray:
     return out
 
 
-def _wrap(angle: float) -> float:
-    """Angle in (-pi, pi]."""
-    w = math.remainder(angle, 2.0 * math.pi)
-    return math.pi if w == -math.pi else w
-
-
 def _acos_branch(x: float) -> float | None:
     if abs(x) > 1.0 + _ACOS_SLACK:
         return None
@@ -143,7 +139,7 @@ def ur_ik(geom: URGeometry, T06: np.ndarray, q6_hint_rad: float = 0.0) -> list[U
     psi = math.atan2(p05[1], p05[0])
     out: list[URSolution] = []
     for shoulder in (1, -1):
-        q1 = _wrap(psi + math.pi / 2 + shoulder * phi)
+        q1 = wrap_angle(psi + math.pi / 2 + shoulder * phi)
         s1, c1 = math.sin(q1), math.cos(q1)
         # z1 in frame 6 = (s5 c6, -s5 s6, c5): q5 from atan2 keeps full precision near
         # the wrist singularity, where acos((P . z1 - d4) / d6) would lose half the digits;
@@ -156,7 +152,7 @@ def ur_ik(geom: URGeometry, T06: np.ndarray, q6_hint_rad: float = 0.0) -> list[U
             q5 = math.atan2(wrist * s5_abs, c5)
             singular = s5_abs < WRIST_SINGULAR_SIN
             if singular:
-                q6 = _wrap(q6_hint_rad)
+                q6 = wrap_angle(q6_hint_rad)
             else:
                 q6 = math.atan2(wrist * s5s6, wrist * s5c6)
             A1 = dh_transform(q1, geom.d1, 0.0, UR_ALPHA_RAD[0])
@@ -174,7 +170,7 @@ def ur_ik(geom: URGeometry, T06: np.ndarray, q6_hint_rad: float = 0.0) -> list[U
                 q2 = math.atan2(y, x) - math.atan2(geom.a3 * math.sin(q3),
                                                    geom.a2 + geom.a3 * math.cos(q3))
                 q4 = q234 - q2 - q3
-                q = np.array([q1, _wrap(q2), q3, _wrap(q4), q5, q6])
+                q = np.array([q1, wrap_angle(q2), q3, wrap_angle(q4), q5, q6])
                 out.append(URSolution(q, shoulder, wrist, elbow, singular))
     return out
 

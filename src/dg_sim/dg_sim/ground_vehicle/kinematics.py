@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dg_common.geodesy import Datum, Geodetic, enu_to_geodetic
+from dg_common.geometry import wrap_angle
 
 #: Variance [m^2, rad^2] reported for perfectly known quantities (never exactly zero).
 VARIANCE_FLOOR = 1e-9
@@ -93,7 +94,7 @@ def integrate_pose(pose: Pose2D, speed_mps: float, yaw_rate_radps: float,
     heading = pose.yaw_rad + half_turn
     return Pose2D(pose.x_m + chord_m * math.cos(heading),
                   pose.y_m + chord_m * math.sin(heading),
-                  math.remainder(pose.yaw_rad + 2.0 * half_turn, 2.0 * math.pi))
+                  wrap_angle(pose.yaw_rad + 2.0 * half_turn))
 
 
 def rate_limit(current: float, target: float, max_rate: float, dt_s: float) -> float:

@@ -38,6 +38,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from dg_common.geometry import wrap_angle
+
 #: Longest internal integration step [s]; longer steps are split evenly.
 MAX_SUBSTEP_S = 0.05
 #: Water density used for the Otter coefficients [kg/m^3] (otter.m).
@@ -238,11 +240,6 @@ class UsvState:
         return math.hypot(self.u_mps, self.v_mps)
 
 
-def _wrap(a: float) -> float:
-    w = math.remainder(a, 2.0 * math.pi)
-    return math.pi if w == -math.pi else w
-
-
 def _finite(what: str, values: Sequence[float], n: int) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in values)
@@ -339,7 +336,7 @@ class UsvModel:
         self.thrust_actual_n = (float(thrust[0]), float(thrust[1]))
         if not all(math.isfinite(v) for v in s):
             raise UsvModelError(f"integration diverged: {s}")
-        return UsvState(s[0], s[1], _wrap(s[2]), s[3], s[4], s[5])
+        return UsvState(s[0], s[1], wrap_angle(s[2]), s[3], s[4], s[5])
 
     def _rk4(self, s: tuple[float, ...], tau: tuple[float, ...], cur: tuple[float, float],
              h: float) -> tuple[float, ...]:
