@@ -18,6 +18,7 @@ from std_msgs.msg import Header
 from dg_autonomy.nodes.mission_executive_node import MissionExecutiveNode
 from dg_common.main import run_node
 from dg_common.qos import STATE_QOS
+from dg_common.testing import spin_until
 from dg_interfaces.msg import (
     GuidanceCommand,
     MissionProgress,
@@ -132,12 +133,7 @@ class Harness:
         self.exe = None
 
     def spin_until(self, cond, timeout_s):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.01)
-            if cond():
-                return True
-        return False
+        return spin_until(self.executor, cond, timeout_s)
 
     def close(self):
         if self.exe is not None:

@@ -19,6 +19,7 @@ from usv_test_model import Boat
 from dg_autonomy.nodes.usv_navigator_node import UsvNavigatorNode
 from dg_common.geometry import quaternion_from_yaw
 from dg_common.qos import STATE_QOS
+from dg_common.testing import spin_until
 from dg_interfaces.msg import Encounter, GuidanceCommand, NavigatorStatus, Target, TargetArray
 
 CONTROL_RATE_HZ = 20.0
@@ -86,9 +87,10 @@ class Harness:
 
     def spin_until(self, condition, timeout_s, odom_rate_hz=0.0, simulate=False):
         """Spin (publishing odometry at ``odom_rate_hz``; integrating the boat) until true."""
-        deadline = time.monotonic() + timeout_s
         next_odom = last = time.monotonic()
-        while time.monotonic() < deadline:
+
+        def play():
+            nonlocal next_odom, last
             now = time.monotonic()
             if simulate:
                 left = self.thrust["left"][-1][1] if self.thrust["left"] else 0.0
@@ -98,10 +100,8 @@ class Harness:
             if odom_rate_hz > 0 and now >= next_odom:
                 self.odom_pub.publish(self.odom())
                 next_odom += 1.0 / odom_rate_hz
-            self.executor.spin_once(timeout_sec=0.002)
-            if condition():
-                return True
-        return False
+
+        return spin_until(self.executor, condition, timeout_s, each=play, period_s=0.002)
 
     def start(self):
         assert self.nav.trigger_configure() == TransitionCallbackReturn.SUCCESS

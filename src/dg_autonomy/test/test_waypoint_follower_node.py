@@ -17,6 +17,7 @@ from rclpy.qos import QoSProfile
 from dg_autonomy.nodes.waypoint_follower_node import WaypointFollowerNode
 from dg_common.geometry import quaternion_from_yaw
 from dg_common.qos import STATE_QOS
+from dg_common.testing import spin_until
 from dg_interfaces.msg import MissionProgress
 
 CONTROL_RATE_HZ = 20.0
@@ -77,16 +78,16 @@ class Harness:
 
     def spin_until(self, condition, timeout_s, odom_rate_hz=0.0):
         """Spin (publishing odometry at ``odom_rate_hz`` if > 0) until condition() or timeout."""
-        deadline = time.monotonic() + timeout_s
         next_odom = time.monotonic()
-        while time.monotonic() < deadline:
+
+        def publish_odom():
+            nonlocal next_odom
             if odom_rate_hz > 0 and time.monotonic() >= next_odom:
                 self.odom_pub.publish(self.odom())
                 next_odom += 1.0 / odom_rate_hz
-            self.executor.spin_once(timeout_sec=0.002)
-            if condition():
-                return True
-        return False
+
+        return spin_until(self.executor, condition, timeout_s, each=publish_odom,
+                          period_s=0.002)
 
     def start(self):
         assert self.follower.trigger_configure() == TransitionCallbackReturn.SUCCESS

@@ -32,11 +32,19 @@ def ros_context() -> Iterator[Context]:
         rclpy.try_shutdown(context=context)
 
 
-def spin_until(executor: Executor, condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Spin ``executor`` until ``condition()`` holds (True) or ``timeout_s`` [s] passed."""
+def spin_until(executor: Executor, condition: Callable[[], bool], timeout_s: float, *,
+               each: Callable[[], None] | None = None, period_s: float = 0.01) -> bool:
+    """Spin ``executor`` until ``condition()`` holds (True) or ``timeout_s`` [s] passed (False).
+
+    ``each()`` runs before every spin (a test that plays a sensor publishes there);
+    ``period_s`` bounds how long one spin waits for work [s]. The one way tests wait on ROS:
+    a negative assertion waits on the condition that would have happened, with this too.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.01)
+        if each is not None:
+            each()
+        executor.spin_once(timeout_sec=period_s)
         if condition():
             return True
     return False

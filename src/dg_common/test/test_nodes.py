@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 
 import pytest
 import rclpy
@@ -13,6 +12,7 @@ from std_msgs.msg import Float64
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.node import DgNode
 from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.testing import spin_until
 
 SCHEMA = [
     ParamSpec("gain", "float", "controller gain", default=1.0, min=0.0, max=10.0),
@@ -25,16 +25,6 @@ def ros():
     rclpy.init()
     yield
     rclpy.try_shutdown()
-
-
-def spin_until(node, predicate, timeout_s=5.0):
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    deadline = time.monotonic() + timeout_s
-    while not predicate() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.02)
-    executor.remove_node(node)
-    return predicate()
 
 
 def test_parameters_validated_at_start(ros):
@@ -117,10 +107,7 @@ def test_actuator_lifecycle_and_safe_output(ros):
     executor.add_node(probe)
 
     def spin(pred, timeout_s=5.0):
-        deadline = time.monotonic() + timeout_s
-        while not pred() and time.monotonic() < deadline:
-            executor.spin_once(timeout_sec=0.01)
-        return pred()
+        return pred() or spin_until(executor, pred, timeout_s)
 
     assert not motor.active  # autostart runs after construction, from the executor
     assert spin(lambda: motor.active)
@@ -172,9 +159,7 @@ def test_diagnostics_report_stale_inputs_and_rejections(ros):
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     executor.add_node(probe)
-    deadline = time.monotonic() + 5.0
-    while not got and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.05)
+    assert spin_until(executor, lambda: bool(got), 5.0)
     status = got[0].status[0]
     values = {kv.key: kv.value for kv in status.values}
     assert status.name == "/diag" and status.level == bytes([1])  # WARN: odom stale

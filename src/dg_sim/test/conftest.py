@@ -1,25 +1,15 @@
 """Test set-up for dg_sim: isolated DDS traffic, per-test rclpy contexts, bounded spinning."""
 
-import atexit
 import os
-import random
-import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 import dg_common
 import dg_sim
+from dg_common import testing  # before any rclpy.init: isolates the run's ROS traffic
 
-# Before any rclpy.init: a domain of our own for this test run, discovery on this host only,
-# logs out of the user's ~/.ros (DESIGN.md §2).
-os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 200))
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-os.environ["ROS_LOG_DIR"] = tempfile.mkdtemp(prefix="dg_sim_test_log_")
-atexit.register(shutil.rmtree, os.environ["ROS_LOG_DIR"], ignore_errors=True)
 # Pip mode: the ROS wheels install into the interpreter's prefix, which is an ament prefix
 # (share/ament_index). tools/env.sh puts it on AMENT_PREFIX_PATH; do the same when a test
 # runs without it, so that message definitions (.msg files) are found.
@@ -57,11 +47,8 @@ SpinUntil = Callable[[Callable[[], bool], float], None]
 def spin_until(executor: SingleThreadedExecutor) -> SpinUntil:
     """Spin ``executor`` until ``condition()`` holds; fail after ``timeout_s`` [s]."""
     def spin(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"condition not met within {timeout_s} s")
-            executor.spin_once(timeout_sec=0.01)
+        if not (condition() or testing.spin_until(executor, condition, timeout_s)):
+            pytest.fail(f"condition not met within {timeout_s} s")
     return spin
 
 

@@ -20,6 +20,7 @@ from std_msgs.msg import Bool, Float64MultiArray
 
 from dg_common.param_schema import ParameterError
 from dg_common.sim_time import stamp_to_s
+from dg_common.testing import spin_until
 from dg_motion.humanoid.types import LEG_JOINTS
 from dg_sim.nodes.humanoid_sim_node import COMMAND_TOPIC, HumanoidSimNode
 
@@ -71,11 +72,8 @@ class Controller:
         self.cmd_pub.publish(Float64MultiArray(data=[float(v) for v in values]))
 
     def spin_until(self, condition, timeout_s=20.0):
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"condition not met within {timeout_s} s")
-            self.executor.spin_once(timeout_sec=0.005)
+        if not spin_until(self.executor, condition, timeout_s, period_s=0.005):
+            pytest.fail(f"condition not met within {timeout_s} s")
 
     def spin_for(self, wall_s):
         end = time.monotonic() + wall_s

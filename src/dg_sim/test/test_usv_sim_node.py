@@ -5,7 +5,6 @@ few simulated seconds take a fraction of that in wall time and every run is iden
 """
 
 import math
-import time
 from pathlib import Path
 
 import pyais
@@ -21,6 +20,7 @@ from std_msgs.msg import Float64, Header, String
 
 from dg_common.param_schema import ParameterError
 from dg_common.sim_time import stamp_to_s
+from dg_common.testing import spin_until
 from dg_interfaces.msg import TargetArray, WaterSample
 from dg_sim.ground_vehicle.bridge_config import BridgeConfigError, load_usv_topics
 from dg_sim.nodes.usv_sim_node import UsvSimNode
@@ -72,11 +72,8 @@ class Harness:
         self.t_ns = 0
 
     def spin_until(self, condition, timeout_s=3.0):
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"condition not met within {timeout_s} s")
-            self.executor.spin_once(timeout_sec=0.005)
+        if not spin_until(self.executor, condition, timeout_s, period_s=0.005):
+            pytest.fail(f"condition not met within {timeout_s} s")
 
     def connect(self):
         self.spin_until(lambda: all(p.get_subscription_count() >= 1 for p in self.thrust_pubs)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from rclpy.duration import Duration
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 
@@ -30,6 +31,9 @@ CLOCK_QOS = BRIDGE_PUB_QOS
 RTF_WINDOW_S = 1.0
 #: Achieved/target rtf ratio below which diagnostics warn.
 RTF_WARN_RATIO = 0.9
+#: A time source that reaches its end waits this long [wall s] for its reliable subscribers
+#: to acknowledge the last steps (Fast DDS's TCP transport drops what is in flight at exit).
+ACK_TIMEOUT_S = 1.0
 
 
 class TimeSource:
@@ -80,6 +84,10 @@ class TimeSource:
         if status is ClockStatus.FINISHED:
             self._node.get_logger().info(
                 f"reached sim time {self.schedule.sim_time_s:.3f} s: shutting down")
+            # the last steps reach the reliable subscribers before the process ends
+            if not self._pub.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S)):
+                self._node.get_logger().warning(
+                    f"/clock: last steps not acknowledged within {ACK_TIMEOUT_S} s")
             self._node.finish(0)  # ends rclpy.spin in run_node
 
     def _step(self, sim_time_s: float) -> None:
