@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from dg_motion.humanoid.controller import ControllerConfig, WalkingController
-from dg_motion.humanoid.types import WalkingCommand
+from dg_motion.humanoid.types import Sensors, WalkingCommand
 from dg_sim.humanoid.sim import BipedSim, BipedSimConfig
 
 DT_S = 0.005
@@ -69,7 +69,7 @@ class Loop:
             for _ in range(round(seconds / DT_S)):
                 if self.fallen_at is not None:
                     return False
-                self.cmd = cmd = self.ctrl.update(self.sim.sensors())
+                self.cmd = cmd = self.ctrl.update(Sensors(**vars(self.sim.sensors())))
                 self.sim.set_targets(cmd.q_target)
                 self.sim.step(DT_S)
                 truth = self.sim.truth()

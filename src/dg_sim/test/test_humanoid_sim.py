@@ -4,6 +4,7 @@ Expected values come from an independent reading of the same URDF (Pinocchio) or
 statics (the ground carries m g when nothing moves), not from the simulator itself.
 """
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 import pinocchio as pin
 import pytest
 
-from dg_motion.humanoid.types import LEG_JOINTS
+from dg_motion.humanoid.types import LEG_JOINTS, Sensors
 from dg_sim.humanoid.model import TerrainSpec
 from dg_sim.humanoid.sim import BipedSim, BipedSimConfig, BipedSimError
 
@@ -50,9 +51,20 @@ def pin_q(model, sim: BipedSim) -> np.ndarray:
     q = pin.neutral(model)
     w, x, y, z = d.qpos[3:7]
     q[:7] = [*d.qpos[0:3], x, y, z, w]
-    for name, value in zip(LEG_JOINTS, sim.sensors().q, strict=True):
+    for name, value in zip(sim.joint_names, sim.sensors().q, strict=True):
         q[model.joints[model.getJointId(name)].idx_q] = value
     return q
+
+
+def test_joints_and_sensors_are_those_the_walking_controller_expects():
+    """The simulator never imports the controller; its joint order (the servo file's) and its
+    sensor record must still be what dg_motion's walking controller takes."""
+    sim = make_sim()
+    assert sim.joint_names == LEG_JOINTS
+    reading = sim.sensors()
+    assert {f.name for f in dataclasses.fields(reading)} == {
+        f.name for f in dataclasses.fields(Sensors) if f.name != "imu_valid"}
+    assert Sensors(**vars(reading)).imu_valid
 
 
 def test_mass_com_and_sole_frames_agree_with_pinocchio():
@@ -81,7 +93,7 @@ def test_mass_com_and_sole_frames_agree_with_pinocchio():
 def test_standing_posture_is_crouched_level_and_balanced():
     sim = make_sim()
     q = sim.standing_posture()
-    knee = q[[LEG_JOINTS.index("l_knee"), LEG_JOINTS.index("r_knee")]]
+    knee = q[[sim.joint_names.index("l_knee"), sim.joint_names.index("r_knee")]]
     assert np.all((knee >= 0.3) & (knee <= 0.5))
     lo, hi = sim.joint_limits()
     assert np.all((q >= lo) & (q <= hi))

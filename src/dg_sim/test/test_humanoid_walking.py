@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dg_motion.humanoid.controller import ControllerConfig, WalkingController
-from dg_motion.humanoid.types import Mode
+from dg_motion.humanoid.types import Mode, Sensors
 from dg_sim.humanoid.sim import BipedSim, BipedSimConfig
 
 DT = 0.005
@@ -13,7 +13,7 @@ DT = 0.005
 def run(ctrl, sim, seconds, until=None):
     cmd = None
     for _ in range(round(seconds / DT)):
-        cmd = ctrl.update(sim.sensors())
+        cmd = ctrl.update(Sensors(**vars(sim.sensors())))
         assert np.all(np.isfinite(cmd.q_target))
         sim.set_targets(cmd.q_target)
         sim.step(DT)

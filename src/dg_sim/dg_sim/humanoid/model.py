@@ -131,8 +131,12 @@ class BipedMjcf:
     tiles: tuple[Tile, ...]
 
 
-def read_servos(path: str | Path, joint_names: tuple[str, ...]) -> dict[str, Servo]:
+def read_servos(path: str | Path, joint_names: tuple[str, ...] | None = None
+                ) -> dict[str, Servo]:
     """Servo data per joint from a ``servos: {joint: {kp_nm_per_rad, ...}}`` YAML file.
+
+    ``joint_names`` None: every joint of the file, in the file's order (the robot's drives,
+    as a ros2_control hardware description lists them).
 
     Raises:
         BipedModelError: unreadable file, a joint missing, or a value that is not a finite
@@ -146,7 +150,7 @@ def read_servos(path: str | Path, joint_names: tuple[str, ...]) -> dict[str, Ser
     if not isinstance(table, dict):
         raise BipedModelError(f"{path}: expected a 'servos' mapping")
     out = {}
-    for joint in joint_names:
+    for joint in (tuple(table) if joint_names is None else joint_names):
         entry = table.get(joint)
         if not isinstance(entry, dict):
             raise BipedModelError(f"{path}: no servo entry for joint '{joint}'")

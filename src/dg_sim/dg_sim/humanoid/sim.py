@@ -32,7 +32,6 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from dg_motion.humanoid.types import LEG_JOINTS, Sensors
 from dg_sim.humanoid.model import (
     BipedMjcf,
     BipedModelError,
@@ -56,6 +55,25 @@ LIMIT_TOLERANCE_RAD = 1e-6
 
 class BipedSimError(ValueError):
     """Invalid configuration or input to the simulator."""
+
+
+@dataclass(frozen=True)
+class BipedSensors:
+    """The robot's sensors at one instant, SI units, quaternions ``(w, x, y, z)``.
+
+    The fields of a walking controller's sensor record (``dg_motion.humanoid.types.Sensors``),
+    which the simulator, never importing the system under test, does not use: an in-process
+    loop builds that record from these fields.
+    """
+
+    t: float                       #: sim time [s]
+    q: np.ndarray                  #: joint positions [rad], joint_names order
+    dq: np.ndarray                 #: joint velocities [rad/s]
+    imu_quat: np.ndarray           #: pelvis orientation in the world (w, x, y, z)
+    imu_gyro: np.ndarray           #: pelvis angular velocity, pelvis frame [rad/s]
+    imu_acc: np.ndarray            #: pelvis specific force, pelvis frame [m/s^2]
+    left_wrench: np.ndarray        #: (fx, fy, fz, tx, ty, tz) on the left sole, sole frame
+    right_wrench: np.ndarray       #: same for the right sole
 
 
 def default_biped_dir() -> Path:
@@ -129,18 +147,19 @@ class BipedSim:
             if not (math.isfinite(v) and v >= 0.0):
                 raise BipedSimError(f"{name} must be finite and >= 0, got {v!r}")
         try:
-            servos = read_servos(servo_file, LEG_JOINTS)
+            servos = read_servos(servo_file)
+            self._joints = tuple(servos)
             terrain = TerrainSpec(kind=cfg.terrain, seed=cfg.terrain_seed,
                                   step_height_m=cfg.step_height_m, tile_m=cfg.tile_m)
             self.mjcf: BipedMjcf = build_biped_mjcf(
-                urdf, servos, LEG_JOINTS, timestep_s=cfg.physics_dt_s,
+                urdf, servos, self._joints, timestep_s=cfg.physics_dt_s,
                 friction=cfg.friction, terrain=terrain)
         except BipedModelError as exc:
             raise BipedSimError(str(exc)) from None
         self.model = mujoco.MjModel.from_xml_string(self.mjcf.xml)
         self.data = mujoco.MjData(self.model)
         m = self.model
-        jids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, n) for n in LEG_JOINTS]
+        jids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, n) for n in self._joints]
         self._qadr = np.array([m.jnt_qposadr[j] for j in jids])
         self._vadr = np.array([m.jnt_dofadr[j] for j in jids])
         self._root = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, self.mjcf.root_body)
@@ -167,8 +186,8 @@ class BipedSim:
     # ------------------------------------------------------------------ model queries
     @property
     def joint_names(self) -> tuple[str, ...]:
-        """Joint order of every vector here (:data:`LEG_JOINTS`)."""
-        return LEG_JOINTS
+        """Joint order of every vector here: the servo file's (``leg_servos.yaml``)."""
+        return self._joints
 
     @property
     def total_mass_kg(self) -> float:
@@ -181,7 +200,7 @@ class BipedSim:
         return float(self.data.time)
 
     def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
-        """(lower, upper) joint positions [rad], LEG_JOINTS order (the URDF's ranges)."""
+        """(lower, upper) joint positions [rad], joint_names order (the URDF's ranges)."""
         return self._lower.copy(), self._upper.copy()
 
     def standing_posture(self) -> np.ndarray:
@@ -195,11 +214,11 @@ class BipedSim:
     def _solve_standing(self, knee: float) -> np.ndarray:
         """Hip pitch -knee/2 + d, ankle pitch -knee/2 - d (pelvis level), CoM x over soles."""
         def posture(d: float) -> np.ndarray:
-            q = np.zeros(len(LEG_JOINTS))
+            q = np.zeros(len(self._joints))
             for side in ("l", "r"):
-                q[LEG_JOINTS.index(f"{side}_hip_pitch")] = -knee / 2.0 + d
-                q[LEG_JOINTS.index(f"{side}_knee")] = knee
-                q[LEG_JOINTS.index(f"{side}_ankle_pitch")] = -knee / 2.0 - d
+                q[self._joints.index(f"{side}_hip_pitch")] = -knee / 2.0 + d
+                q[self._joints.index(f"{side}_knee")] = knee
+                q[self._joints.index(f"{side}_ankle_pitch")] = -knee / 2.0 - d
             return q
 
         def com_ahead(d: float) -> float:
@@ -273,16 +292,16 @@ class BipedSim:
         mujoco.mj_forward(self.model, self.data)
 
     def _check_joints(self, values: object, what: str) -> np.ndarray:
-        q = _finite_vector(values, len(LEG_JOINTS), what)
+        q = _finite_vector(values, len(self._joints), what)
         bad = (q < self._lower - LIMIT_TOLERANCE_RAD) | (q > self._upper + LIMIT_TOLERANCE_RAD)
         if np.any(bad):
-            names = [f"{LEG_JOINTS[i]}={q[i]:.4f} not in [{self._lower[i]:.4f}, "
+            names = [f"{self._joints[i]}={q[i]:.4f} not in [{self._lower[i]:.4f}, "
                      f"{self._upper[i]:.4f}]" for i in np.flatnonzero(bad)]
             raise BipedSimError(f"{what}: outside the joint limits: {', '.join(names)}")
         return np.clip(q, self._lower, self._upper)
 
     def set_targets(self, q: Sequence[float] | np.ndarray) -> None:
-        """Joint position targets [rad], LEG_JOINTS order, held until the next call.
+        """Joint position targets [rad], joint_names order, held until the next call.
 
         Raises:
             BipedSimError: not 12 values, a non-finite value, or one outside the joint
@@ -362,7 +381,7 @@ class BipedSim:
             w += self._noise.normal(0.0, [s, s, s, s / 10, s / 10, s / 10])
         return w
 
-    def sensors(self) -> Sensors:
+    def sensors(self) -> BipedSensors:
         """Joint encoders, pelvis IMU and sole F/T sensors now."""
         cfg = self.config
         gyro, acc = self._sensor("imu_gyro"), self._sensor("imu_acc")
@@ -373,7 +392,7 @@ class BipedSim:
         quat = self._sensor("imu_quat")
         quat /= np.linalg.norm(quat)
         left, right = (self._wrench(s) for s in self.mjcf.sole_names)
-        return Sensors(t=self.t, q=self.data.qpos[self._qadr].copy(),
+        return BipedSensors(t=self.t, q=self.data.qpos[self._qadr].copy(),
                        dq=self.data.qvel[self._vadr].copy(), imu_quat=quat, imu_gyro=gyro,
                        imu_acc=acc, left_wrench=left, right_wrench=right)
 

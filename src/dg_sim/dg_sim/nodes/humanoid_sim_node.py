@@ -5,7 +5,7 @@ It is the robot a walking controller drives, with the topics a Gazebo + ros2_con
 robot's drivers give:
 
 * subscribes ``/leg_position_controller/commands`` (``std_msgs/Float64MultiArray``, 12
-  position targets [rad] in :data:`dg_motion.humanoid.types.LEG_JOINTS` order). A command
+  position targets [rad] in the order of the servo file ``leg_servos.yaml``). A command
   with the wrong length, a non-finite value or a value outside the joint limits is rejected
   (diagnostics + throttled warning) and the previous targets stay: nothing non-finite ever
   reaches a joint.
@@ -50,7 +50,6 @@ from dg_common.node import DgNode
 from dg_common.param_schema import ParameterError, ParamSpec
 from dg_common.param_schema import read_only_param as _p
 from dg_common.qos import BRIDGE_PUB_QOS, COMMAND_SUB_QOS
-from dg_motion.humanoid.types import LEG_JOINTS
 from dg_sim.clock import MAX_RTF
 from dg_sim.humanoid.sim import MAX_PUSH_N, BipedSim, BipedSimConfig, BipedSimError
 from dg_sim.nodes.time_source import TimeSource
@@ -90,7 +89,7 @@ SCHEMA = (
     _p("push_forces_n", "float[]", "push forces, flat [fx, fy, fz, ...] per push, world [N]",
        [], -MAX_PUSH_N, MAX_PUSH_N),
     _p("push_duration_s", _F, "duration of each push [s]", 0.1, 0.001, 10.0),
-    _p("initial_joint_positions", "float[]", "initial posture and targets, LEG_JOINTS order "
+    _p("initial_joint_positions", "float[]", "initial posture and targets, servo-file joint order "
        "[rad]; empty: the standing posture", []),
     _p("initial_x_m", _F, "start position of the pelvis, world x [m]", 0.0, -100.0, 100.0),
     _p("initial_y_m", _F, "start position of the pelvis, world y [m]", 0.0, -100.0, 100.0),
@@ -264,7 +263,7 @@ class HumanoidSimNode(DgNode):
         tr = sim.truth()
         js = JointState()
         js.header.stamp = stamp
-        js.name = list(LEG_JOINTS)
+        js.name = list(sim.joint_names)
         js.position = s.q.tolist()
         js.velocity = s.dq.tolist()
         js.effort = sim.joint_torques().tolist()
