@@ -46,7 +46,7 @@ import numpy as np
 import shapely
 import shapely.ops
 from scipy import ndimage
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.polygon import orient
@@ -600,7 +600,7 @@ class GridMap:
             return Polygon()
         return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
-    def _grid_graph(self):
+    def _grid_graph(self) -> csr_matrix:
         """8-connected graph of free cells, no corner cutting (built once, for the fallback)."""
         if self._graph is None:
             h, w = self._occ.shape

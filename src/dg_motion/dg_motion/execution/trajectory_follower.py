@@ -29,7 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 import ruckig
 
-from dg_motion.execution.goal_validation import GoalError, GoalRejected, GoalSource, GoalSpec
+from dg_motion.execution.goal_validation import (
+    GoalError,
+    GoalRejected,
+    GoalSource,
+    GoalSpec,
+    Tolerances,
+)
 from dg_motion.execution.interpolation import interpolate_goal
 from dg_motion.robots.limits import JointLimits
 
@@ -299,7 +305,8 @@ class TrajectoryFollower:
         self.mode = nxt
 
 
-def _violation(names: tuple[str, ...], e_q: np.ndarray, e_qd: np.ndarray, tol) -> str:
+def _violation(names: tuple[str, ...], e_q: np.ndarray, e_qd: np.ndarray,
+               tol: Tolerances) -> str:
     """'' when within ``tol``, else which joint violated what by how much."""
     over_q = np.abs(e_q) > tol.position
     over_v = np.abs(e_qd) > tol.velocity

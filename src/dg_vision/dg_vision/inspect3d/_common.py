@@ -5,10 +5,25 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from dg_vision.errors import VisionInputError
+
+if TYPE_CHECKING:  # open3d is imported lazily where it is used (import time)
+    import open3d as o3d
+
+    from dg_vision.inspect3d.registration import CadTarget
+
+#: Points the 3D tools accept: an (N, 3) array-like, or an Open3D legacy or tensor cloud.
+PointsLike: TypeAlias = "npt.ArrayLike | o3d.geometry.PointCloud | o3d.t.geometry.PointCloud"
+#: Meshes they accept (see :func:`as_mesh`): an Open3D legacy or tensor TriangleMesh, a
+#: ``(vertices (V, 3), triangles (T, 3))`` pair, a checked :class:`MeshArrays` or a prepared
+#: :class:`~dg_vision.inspect3d.registration.CadTarget`.
+MeshLike: TypeAlias = ("o3d.geometry.TriangleMesh | o3d.t.geometry.TriangleMesh"
+                       " | tuple[npt.ArrayLike, npt.ArrayLike] | MeshArrays | CadTarget")
 
 #: Largest point cloud accepted: 20 M points (a full-frame 5 MP depth image is 5 M).
 MAX_POINTS = 20_000_000
@@ -24,7 +39,7 @@ class Cloud:
     kept: np.ndarray
 
 
-def as_points(points, *, name: str = "points", min_points: int = 3) -> Cloud:
+def as_points(points: PointsLike, *, name: str = "points", min_points: int = 3) -> Cloud:
     """Check ``points`` ((N, 3) array-like or an Open3D point cloud); drop NaN/inf rows.
 
     Raises :class:`VisionInputError` when the shape is wrong or fewer than ``min_points``
@@ -101,7 +116,7 @@ class MeshArrays:
         return a + u[:, None] * (b - a) + v[:, None] * (c - a), tri
 
 
-def as_mesh(mesh, *, name: str = "cad_mesh") -> MeshArrays:
+def as_mesh(mesh: MeshLike, *, name: str = "cad_mesh") -> MeshArrays:
     """Accept an Open3D legacy or tensor TriangleMesh, or a ``(vertices, triangles)`` pair.
 
     A :class:`MeshArrays` (already checked) is returned as it is, and a prepared

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -25,6 +26,9 @@ from shapely.geometry.polygon import orient
 from shapely.prepared import prep
 
 from dg_vision.errors import VisionInputError
+
+if TYPE_CHECKING:  # open3d is imported lazily where it is used (import time)
+    import open3d as o3d
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Region:
     height: float
 
 
-def extrude_regions(regions: Sequence[Region]):
+def extrude_regions(regions: Sequence[Region]) -> o3d.geometry.TriangleMesh:
     """Build a closed, outward-oriented ``open3d.geometry.TriangleMesh`` from regions.
 
     Regions must not overlap (they may share edges; shared edges must use the same vertex
@@ -134,7 +138,7 @@ def extrude_regions(regions: Sequence[Region]):
     return mesh
 
 
-def example_part(*, resolution: int = 64):
+def example_part(*, resolution: int = 64) -> o3d.geometry.TriangleMesh:
     """The test/benchmark part (mm; no symmetry; origin near its bounding box's centre).
 
     An 80 x 50 mm chamfered plate, 10 mm thick, with a raised step (16 mm), two round bosses

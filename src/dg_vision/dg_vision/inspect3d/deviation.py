@@ -25,12 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from dg_vision.errors import VisionInputError
-from dg_vision.inspect3d._common import as_points
+from dg_vision.inspect3d._common import MeshLike, PointsLike, as_points
 from dg_vision.inspect3d.registration import CadTarget, prepare_cad
 
 
@@ -55,13 +56,13 @@ class SurfaceDefect:
     indices: np.ndarray | None = None
 
 
-def _closed_target(cad_mesh) -> CadTarget:
+def _closed_target(cad_mesh: MeshLike) -> CadTarget:
     target = prepare_cad(cad_mesh)
     target.check_watertight()
     return target
 
 
-def signed_deviation(points, cad_mesh) -> np.ndarray:
+def signed_deviation(points: PointsLike, cad_mesh: MeshLike) -> np.ndarray:
     """Signed distance (mm) of each point to the CAD surface: + outside, - inside.
 
     ``cad_mesh``: a mesh (see :func:`~dg_vision.inspect3d._common.as_mesh`) or a prepared
@@ -81,7 +82,7 @@ def signed_deviation(points, cad_mesh) -> np.ndarray:
     return out
 
 
-def _number(name: str, value) -> float:
+def _number(name: str, value: object) -> float:
     """``value`` as a float; strings, None and the like raise :class:`VisionInputError`."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer
                                                  | np.floating):
@@ -92,7 +93,7 @@ def _number(name: str, value) -> float:
     return v
 
 
-def _values(deviation, n: int) -> np.ndarray:
+def _values(deviation: npt.ArrayLike, n: int) -> np.ndarray:
     """The deviations as an (n,) float array (NaN allowed: those rows are ignored)."""
     try:
         dev = np.asarray(deviation)
@@ -107,7 +108,7 @@ def _values(deviation, n: int) -> np.ndarray:
     return dev
 
 
-def _origins(sensor_origin) -> np.ndarray:
+def _origins(sensor_origin: npt.ArrayLike) -> np.ndarray:
     """Sensor positions as a finite (K, 3) array from (3,) or (K, 3) input."""
     try:
         o = np.asarray(sensor_origin)
@@ -155,9 +156,11 @@ def median_spacing(points: np.ndarray, *, sample: int = 2000, seed: int = 0,
     return float(np.median(d[:, 1]))
 
 
-def find_surface_defects(points, deviation, *, tolerance_mm: float, min_points: int = 10,
-                         cluster_mm: float | None = None, cad_mesh=None,
-                         coverage_mm: float | None = None, sensor_origin=None,
+def find_surface_defects(points: PointsLike, deviation: npt.ArrayLike, *,
+                         tolerance_mm: float, min_points: int = 10,
+                         cluster_mm: float | None = None, cad_mesh: MeshLike | None = None,
+                         coverage_mm: float | None = None,
+                         sensor_origin: npt.ArrayLike | None = None,
                          max_view_angle_deg: float = 65.0) -> list[SurfaceDefect]:
     """Cluster out-of-tolerance points into dents and bumps; find missing material.
 
@@ -260,8 +263,8 @@ def _missing(pts: np.ndarray, tree: cKDTree, target: CadTarget, cover: float,
     return out
 
 
-def _visible(cad_mesh, samples: np.ndarray, normals: np.ndarray, sensor_origin,
-             max_angle_deg: float) -> np.ndarray:
+def _visible(cad_mesh: MeshLike, samples: np.ndarray, normals: np.ndarray,
+             sensor_origin: npt.ArrayLike, max_angle_deg: float) -> np.ndarray:
     """CAD samples a sensor can see (``cad_mesh``: a mesh or a prepared CadTarget).
 
     They face at least one sensor position (within ``max_angle_deg``) and are not occluded

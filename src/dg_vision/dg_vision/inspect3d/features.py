@@ -42,11 +42,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, QhullError, Voronoi, cKDTree
 
 from dg_vision.errors import VisionInputError
-from dg_vision.inspect3d._common import as_points, plane_basis
+from dg_vision.inspect3d._common import PointsLike, as_points, plane_basis
 from dg_vision.metrology.fitting import fit_circle
 
 _MAD = 1.4826
@@ -196,7 +197,7 @@ def _ls_zone(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
     return float(np.ptp(r)) / float(np.sqrt(1.0 + coef[0] ** 2 + coef[1] ** 2))
 
 
-def flatness(points, *, method: str = "min_zone", filter_mm: float | None = None,
+def flatness(points: PointsLike, *, method: str = "min_zone", filter_mm: float | None = None,
              outlier_k: float = 5.0, seed: int = 0) -> Flatness:
     """Flatness (mm) of a nominally flat surface given as (N, 3) points (see module doc).
 
@@ -375,7 +376,7 @@ def _filtered_nodes(u: np.ndarray, v: np.ndarray, w: np.ndarray, u0: float, v0: 
 # ----------------------------------------------------------------------------- step height
 
 
-def _mask(mask, n: int, name: str) -> np.ndarray:
+def _mask(mask: npt.ArrayLike, n: int, name: str) -> np.ndarray:
     m = np.asarray(mask)
     if m.dtype == bool:
         if m.shape != (n,):
@@ -391,7 +392,8 @@ def _mask(mask, n: int, name: str) -> np.ndarray:
     return out
 
 
-def step_height(points, region_a_mask, region_b_mask, *, seed: int = 0) -> float:
+def step_height(points: PointsLike, region_a_mask: npt.ArrayLike,
+                region_b_mask: npt.ArrayLike, *, seed: int = 0) -> float:
     """Height (mm) of region B above region A's plane, along A's normal oriented to +z.
 
     Regions are boolean masks (or index arrays) over ``points`` (N, 3); each is fitted with
@@ -423,8 +425,9 @@ def step_height(points, region_a_mask, region_b_mask, *, seed: int = 0) -> float
 # ----------------------------------------------------------------------------- holes
 
 
-def hole(points, *, center_guess=None, diameter_guess: float | None = None,
-         method: str = "empty_circle", seed: int = 0) -> Hole:
+def hole(points: PointsLike, *, center_guess: npt.ArrayLike | None = None,
+         diameter_guess: float | None = None, method: str = "empty_circle",
+         seed: int = 0) -> Hole:
     """Centre and diameter of a round hole from points of the face around it (mm).
 
     ``points`` (N, 3): the face surrounding the hole (wall or background points inside the

@@ -44,14 +44,19 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from dg_vision.errors import VisionInputError
 from dg_vision.inspect3d._common import (
     MeshArrays,
+    MeshLike,
+    PointsLike,
     as_mesh,
     as_points,
     check_watertight,
@@ -59,8 +64,13 @@ from dg_vision.inspect3d._common import (
     voxel_downsample,
 )
 
+if TYPE_CHECKING:  # open3d is imported lazily where it is used (import time)
+    import open3d as o3d
+
 #: Fewest finite scan points registration accepts.
 MIN_POINTS = 30
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,7 @@ class Registration:
     candidates: int = 0
     constraint: float = float("nan")
 
-    def apply(self, points) -> np.ndarray:
+    def apply(self, points: npt.ArrayLike) -> np.ndarray:
         """Scan points (N, 3) expressed in the CAD frame."""
         p = np.asarray(points, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 3:
@@ -161,20 +171,20 @@ class CadTarget:
     _features: dict = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    def _lazy(self, key, build):
+    def _lazy(self, key: Hashable, build: Callable[[], _T]) -> _T:
         with self._lock:
             if key not in self._features:
                 self._features[key] = build()
             return self._features[key]
 
-    def scene(self):
-        """Open3D ``RaycastingScene`` of the mesh and its offset (built once).
+    def scene(self) -> tuple[o3d.t.geometry.RaycastingScene, np.ndarray]:
+        """Open3D ``RaycastingScene`` of the mesh and its offset (3,) (built once).
 
         The vertices are shifted by the offset (the bounding box's centre) before the
         float32 conversion Open3D needs (keeps ~1e-5 mm resolution far from the origin):
         subtract it from ray origins and query points.
         """
-        def build():
+        def build() -> tuple[o3d.t.geometry.RaycastingScene, np.ndarray]:
             import open3d as o3d
 
             lo, hi = self.mesh.vertices.min(axis=0), self.mesh.vertices.max(axis=0)
@@ -192,7 +202,7 @@ class CadTarget:
 
         Checked once; signed distance (inside/outside) needs it.
         """
-        def build():
+        def build() -> VisionInputError | None:
             try:
                 check_watertight(self.mesh)
             except VisionInputError as exc:
@@ -214,7 +224,7 @@ class CadTarget:
 
     def features(self, voxel: float) -> tuple[np.ndarray, np.ndarray]:
         """Voxel-downsampled CAD points and their FPFH features (cached per voxel size)."""
-        def build():
+        def build() -> tuple[np.ndarray, np.ndarray]:
             pts = voxel_downsample(self.points, voxel)
             _, idx = self.tree.query(pts)
             return pts, _fpfh(pts, voxel, self.normals[idx])
@@ -227,7 +237,7 @@ _LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
 
-def prepare_cad(cad_mesh, *, spacing_mm: float | None = None, seed: int = 0) -> CadTarget:
+def prepare_cad(cad_mesh: MeshLike, *, spacing_mm: float | None = None, seed: int = 0) -> CadTarget:
     """Sample the CAD surface (area-uniform, exact face normals) and build the k-d tree.
 
     ``spacing_mm`` (default: about 100 000 samples, 0.05..1 mm) is the mean sample spacing.
@@ -409,7 +419,7 @@ def _multiscale_icp(src: np.ndarray, tree: cKDTree, tpts: np.ndarray, tnrm: np.n
     return t, total + 1, converged, fit, rmse, constraint
 
 
-def _check_transform(init) -> np.ndarray:
+def _check_transform(init: npt.ArrayLike) -> np.ndarray:
     t = np.asarray(init, dtype=np.float64)
     if t.shape != (4, 4) or not np.all(np.isfinite(t)):
         raise VisionInputError(f"init must be a finite 4x4 matrix, got shape {t.shape}")
@@ -419,7 +429,7 @@ def _check_transform(init) -> np.ndarray:
     return t
 
 
-def _positive(name: str, value) -> float:
+def _positive(name: str, value: float) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -451,7 +461,9 @@ def _check_spread(points: np.ndarray, name: str) -> None:
             f"{', '.join(f'{e:.3g}' for e in ev)} mm^2): they cannot fix a pose")
 
 
-def icp_point_to_plane(source, target_points, target_normals=None, init=None, *,
+def icp_point_to_plane(source: PointsLike, target_points: PointsLike | CadTarget,
+                       target_normals: npt.ArrayLike | None = None,
+                       init: npt.ArrayLike | None = None, *,
                        gate_mm: float | None = None, inlier_mm: float = 0.5,
                        floor_mm: float = 0.01, seed: int = 0) -> Registration:
     """Multi-scale point-to-plane ICP of ``source`` (N, 3) onto target points with normals.
@@ -709,11 +721,11 @@ def _best_candidate(cands: list[np.ndarray], sub: np.ndarray, tgt: tuple, gate: 
     return best, best_key
 
 
-def register_to_cad(scan_points, cad_mesh, *, seed: int = 0, voxel_mm: float | None = None,
-                    init: np.ndarray | None = None, inlier_mm: float = 0.5,
-                    floor_mm: float = 0.01, n_hypotheses: int = 3000,
+def register_to_cad(scan_points: PointsLike, cad_mesh: MeshLike, *, seed: int = 0,
+                    voxel_mm: float | None = None, init: np.ndarray | None = None,
+                    inlier_mm: float = 0.5, floor_mm: float = 0.01, n_hypotheses: int = 3000,
                     use_features: bool | None = None, accept_fitness: float = 0.9,
-                    sensor_origin=None) -> Registration:
+                    sensor_origin: npt.ArrayLike | None = None) -> Registration:
     """Register a scan ((N, 3) mm, or an Open3D cloud) to a CAD mesh: scan -> CAD.
 
     Without ``init`` a deterministic global search runs first, in stages that stop as soon
