@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 from demo_run import run_demo
 from mcap_ros2.reader import read_ros2_messages
 
@@ -15,7 +16,6 @@ from dg_common.geometry import wrap_angle, yaw_from_quaternion
 
 HERE = Path(__file__).resolve().parent
 AIS_VESSEL = "211000042"  # tests/usv_short/traffic.yaml
-SAFETY_RADIUS_M = 25.0     # config/usv_navigator.yaml colregs_safety_radius_m
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,9 @@ def test_ais_vessel_caused_a_rule_compliant_give_way(run):
     assert give_way, vessel
     assert give_way[0]["action"] == "turn_starboard"
     assert any(d["action"] == "resume" for d in vessel["decisions"])  # back to the plan
-    assert vessel["true_cpa_m"] >= SAFETY_RADIUS_M
+    params = yaml.safe_load((run_dir / "parameters.yaml").read_text())     # as the run had it
+    radius = params["/usv_navigator"]["ros__parameters"]["colregs_safety_radius_m"]
+    assert vessel["true_cpa_m"] >= radius
     # Rule 14: alter to starboard and pass port to port. The lane runs east along y = 0 and
     # the vessel comes west along it: the boat must move off to the south (its starboard),
     # never north, clearly (rule 8: readily apparent), and have the vessel on its port side

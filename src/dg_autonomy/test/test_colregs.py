@@ -103,6 +103,9 @@ def own_at(x=0.0, y=0.0, heading_deg=0.0, speed=OWN_SPEED):
     return OwnShip(x, y, h, h, speed)
 
 
+AT_22_PORT = (100 * math.cos(math.radians(22.0)), 100 * math.sin(math.radians(22.0)))
+
+
 def vessel(x, y, course_deg, speed=3.0, tid="t"):
     return TrackedVessel(tid, x, y, math.radians(course_deg), speed, 0.0, 0.0)
 
@@ -124,9 +127,13 @@ def test_relative_bearing_is_clockwise_from_bow():
     (vessel(100, 5, 0, speed=1.0), Situation.OVERTAKING),       # slower, ahead, same course
     (vessel(-100, -5, 0, speed=5.0), Situation.BEING_OVERTAKEN),
     (vessel(200, 0, 0, speed=0.1), Situation.OBSTACLE),         # not making way
-    # Rule 13(b) boundary: own ship 22.5 deg abaft the target's beam -> overtaking.
-    (vessel(100 * math.cos(math.radians(22.0)), 100 * math.sin(math.radians(22.0)), 90 + 0.1,
-            speed=1.0), Situation.CROSSING_STAND_ON),
+    # Rule 13(b): own ship more than 22.5 deg abaft the target's beam (alpha in [112.5,
+    # 247.5]) overtakes it; 0.1 deg either side of both edges. Target 100 m off at bearing
+    # 22 deg to port: own ship is seen from it at alpha = its course + 158 deg.
+    (vessel(*AT_22_PORT, 247.4 - 158.0, speed=1.0), Situation.OVERTAKING),
+    (vessel(*AT_22_PORT, 247.6 - 158.0, speed=1.0), Situation.CROSSING_STAND_ON),
+    (vessel(*AT_22_PORT, 112.6 - 158.0, speed=1.0), Situation.OVERTAKING),
+    (vessel(*AT_22_PORT, 112.4 - 158.0, speed=1.0), Situation.CROSSING_STAND_ON),
     (vessel(50, -300, 100), Situation.CROSSING_GIVE_WAY),       # starboard beam
     (vessel(300, 80, 180), Situation.CROSSING_STAND_ON),        # ahead-port, beyond 12 deg
 ])
