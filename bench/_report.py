@@ -80,7 +80,14 @@ class Report:
         ``reference_same_run=True`` says the reference was computed in this run;
         ``no_reference_reason`` says why there is none (``reference`` is then context, e.g. a
         published figure). DESIGN.md §5: a row states one of the two.
+
+        Raises:
+            ValueError: a row that states neither.
+
         """
+        if not reference_same_run and not no_reference_reason:
+            raise ValueError(f"{self.name}/{metric}: say reference_same_run=True (a reference "
+                             "measured in this run) or give no_reference_reason")
         ours_f = _finite_or_none(ours)
         row = {"metric": metric, "ours": ours_f, "reference": _finite_or_none(reference),
                "reference_source": reference_source, "goal": goal,
@@ -94,12 +101,14 @@ class Report:
     def extend(self, rows: list[dict[str, Any]]) -> None:
         """Add rows given as dicts with the JSON keys.
 
-        ``metric``, ``ours``, ``goal``, ``pass``; optional ``reference`` and
-        ``reference_source``.
+        ``metric``, ``ours``, ``goal``, ``pass``, and ``reference_same_run`` or
+        ``no_reference_reason``; optional ``reference`` and ``reference_source``.
         """
         for r in rows:
             self.add(r["metric"], r["ours"], r["goal"], r["pass"], r.get("reference"),
-                     r.get("reference_source", ""))
+                     r.get("reference_source", ""),
+                     reference_same_run=r.get("reference_same_run"),
+                     no_reference_reason=r.get("no_reference_reason"))
 
     @property
     def passed(self) -> bool:

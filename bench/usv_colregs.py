@@ -555,7 +555,9 @@ def result(metric: str, ours: float, goal: str, ok: bool) -> dict:
     return {"metric": metric, "ours": round(float(ours), 4), "reference": None,
             "reference_source": "MOOS-IvP AvdColregs behaviour (BHV_AvdColregsV22, "
                                 "moos-ivp/moos-ivp): same rule geometry; no published figure",
-            "goal": goal, "pass": bool(ok)}
+            "goal": goal, "pass": bool(ok),
+            "no_reference_reason": "absolute goal: MOOS-IvP AvdColregs is not run here and "
+                                   "publishes no figure for these encounters"}
 
 
 def main(argv: list[str] | None = None) -> int:

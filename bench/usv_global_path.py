@@ -259,27 +259,29 @@ def main() -> int:
     results = [
         {"metric": "plan_cpu_ms_median_cold", "ours": cold_med, "reference": astar_med,
          "reference_source": ref_src + "; ours includes building the map's roadmap",
-         "goal": f"<= {GOAL_MS:.0f}", "pass": cold_med <= GOAL_MS},
+         "goal": f"<= {GOAL_MS:.0f}", "pass": cold_med <= GOAL_MS, "reference_same_run": True},
         {"metric": "plan_cpu_ms_median_warm", "ours": warm_med, "reference": astar_med,
          "reference_source": ref_src + "; ours with the roadmap cached",
-         "goal": f"<= {GOAL_MS:.0f}", "pass": warm_med <= GOAL_MS},
+         "goal": f"<= {GOAL_MS:.0f}", "pass": warm_med <= GOAL_MS, "reference_same_run": True},
         {"metric": "plan_wall_ms_median_cold", "ours": cold_wall_med,
          "reference": astar_wall_med, "reference_source": "wall clock on shared CI cores",
-         "goal": "informational", "pass": True},
+         "goal": "informational", "pass": True, "reference_same_run": True},
         {"metric": "cost_over_optimal_max", "ours": ratio_max, "reference": 1.0,
          "reference_source": "optimal 8-connected cost: scipy.sparse.csgraph.dijkstra on the "
                              "full grid graph", "goal": f"<= {GOAL_RATIO}",
-         "pass": ratio_max <= GOAL_RATIO},
+         "pass": ratio_max <= GOAL_RATIO, "reference_same_run": True},
         {"metric": "cost_over_optimal_median", "ours":
             statistics.median(c["ratio"] for c in cases), "reference": 1.0,
          "reference_source": "any-angle paths are shorter than 8-connected ones",
-         "goal": "informational", "pass": True},
+         "goal": "informational", "pass": True, "reference_same_run": True},
         {"metric": "path_samples_in_occupied_cells", "ours": float(blocked), "reference": 0.0,
          "reference_source": "raster check every 0.1 cell", "goal": "== 0",
-         "pass": blocked == 0 and failed == 0},
+         "pass": blocked == 0 and failed == 0,
+         "no_reference_reason": "absolute validity check: 0 is the requirement"},
         {"metric": "astar_cost_minus_optimal_max_m", "ours": astar_err, "reference": 0.0,
          "reference_source": "check of the reference A* against SciPy's Dijkstra",
-         "goal": "<= 1e-6", "pass": astar_err <= 1e-6},
+         "goal": "<= 1e-6", "pass": astar_err <= 1e-6,
+         "no_reference_reason": "sanity check of the reference A* itself: 0 = exact agreement"},
     ]
     passed = all(r["pass"] for r in results)
     details = [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in c.items()

@@ -60,6 +60,10 @@ GOAL_IMAGE_AUROC = 0.98
 GOAL_PIXEL_AUROC = 0.97
 REF_PATCHCORE_R18 = 0.973
 REF_EFFICIENTAD_S = 0.982
+# No reference detector runs in this benchmark: the image rows' reference is a published figure.
+NO_REF_IMAGE = ("published figure (anomalib EfficientAD-S image AUROC on MVTec AD, other "
+                "data): context only; no reference detector run here")
+NO_REF_PIXEL = "no reference detector run here; goal is the inspection acceptance goal"
 NOISE_SIGMA = 2.0
 #: Least mean grey-level change inside a defect mask (visibility).
 MIN_VISIBLE_CHANGE = 25.0
@@ -255,17 +259,21 @@ def _run(report: Report, args: argparse.Namespace) -> None:
         results.append({"metric": f"image_auroc_{r['texture']}", "ours": r["image_auroc"],
                         "reference": REF_EFFICIENTAD_S, "reference_source": ref,
                         "goal": f">= {GOAL_IMAGE_AUROC}",
-                        "pass": r["image_auroc"] >= GOAL_IMAGE_AUROC})
+                        "pass": r["image_auroc"] >= GOAL_IMAGE_AUROC,
+                        "no_reference_reason": NO_REF_IMAGE})
         results.append({"metric": f"pixel_auroc_{r['texture']}", "ours": r["pixel_auroc"],
                         "reference": None, "reference_source": "inspection acceptance goal",
                         "goal": f">= {GOAL_PIXEL_AUROC}",
-                        "pass": r["pixel_auroc"] >= GOAL_PIXEL_AUROC})
+                        "pass": r["pixel_auroc"] >= GOAL_PIXEL_AUROC,
+                        "no_reference_reason": NO_REF_PIXEL})
     results.append({"metric": "image_auroc_mean", "ours": img_mean,
                     "reference": REF_EFFICIENTAD_S, "reference_source": ref,
-                    "goal": f">= {GOAL_IMAGE_AUROC}", "pass": img_mean >= GOAL_IMAGE_AUROC})
+                    "goal": f">= {GOAL_IMAGE_AUROC}", "pass": img_mean >= GOAL_IMAGE_AUROC,
+                    "no_reference_reason": NO_REF_IMAGE})
     results.append({"metric": "pixel_auroc_mean", "ours": pix_mean, "reference": None,
                     "reference_source": "inspection acceptance goal",
-                    "goal": f">= {GOAL_PIXEL_AUROC}", "pass": pix_mean >= GOAL_PIXEL_AUROC})
+                    "goal": f">= {GOAL_PIXEL_AUROC}", "pass": pix_mean >= GOAL_PIXEL_AUROC,
+                    "no_reference_reason": NO_REF_PIXEL})
     report.extend(results)
     report.extra.update({"textures": rows,
                          "settings": {"seed": args.seed, "coreset_ratio": args.coreset,

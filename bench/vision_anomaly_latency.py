@@ -42,6 +42,7 @@ NAME = "vision_anomaly_latency"
 GOAL_P50_MS = 30.0
 REF_MS = 29.0
 WARMUP = 10
+NO_REF = "no reference detector timed in this run; informational"
 
 
 def stage_times(model: PatchCoreModel, img: np.ndarray) -> dict[str, float]:
@@ -90,14 +91,18 @@ def _run(report: Report, args: argparse.Namespace) -> None:
     results = [
         {"metric": "latency_p50_ms", "ours": p50, "reference": REF_MS,
          "reference_source": "anomalib PatchCore-R18, OpenVINO CPU",
-         "goal": f"<= {GOAL_P50_MS:.0f}", "pass": p50 <= GOAL_P50_MS},
+         "goal": f"<= {GOAL_P50_MS:.0f}", "pass": p50 <= GOAL_P50_MS,
+         "no_reference_reason": "published figure (anomalib PatchCore-R18 on OpenVINO, "
+                                "29 ms, other CPU): context only; not run here"},
         {"metric": "latency_p90_ms", "ours": p90, "reference": None,
-         "reference_source": "same run", "goal": "informational", "pass": True},
+         "reference_source": "same run", "goal": "informational", "pass": True,
+         "no_reference_reason": NO_REF},
         {"metric": "latency_p99_ms", "ours": p99, "reference": None,
-         "reference_source": "same run", "goal": "informational", "pass": True},
+         "reference_source": "same run", "goal": "informational", "pass": True,
+         "no_reference_reason": NO_REF},
         {"metric": "cpu_time_p50_ms", "ours": cpu50, "reference": None,
          "reference_source": "process CPU time (2 threads: up to 2x wall)",
-         "goal": "informational", "pass": True},
+         "goal": "informational", "pass": True, "no_reference_reason": NO_REF},
     ]
     report.extend(results)
     report.extra.update({

@@ -50,6 +50,9 @@ CAL_LEN = 30.0
 GOAL_RMS_PX = 0.05
 REF_PX = 1.0 / 20.0
 GOAL_W_PX = math.sqrt(2.0) * GOAL_RMS_PX
+NO_REF_PX = ("published figure (HALCON-class 1/20 px sub-pixel edge accuracy, vendor claim): "
+             "context only; no reference caliper run here")
+NO_REF = "no reference caliper run here; error vs the analytic ground truth"
 
 
 def _step(d: np.ndarray, psf: float) -> np.ndarray:
@@ -147,21 +150,25 @@ def _run(report: Report, args: argparse.Namespace) -> None:
     rms, wrms = _rms(all_err), _rms(all_w)
     results = [
         {"metric": "edge position RMS [px]", "ours": rms, "goal": f"<= {GOAL_RMS_PX}",
-         "reference": REF_PX, "pass": rms <= GOAL_RMS_PX},
+         "reference": REF_PX, "pass": rms <= GOAL_RMS_PX, "no_reference_reason": NO_REF_PX},
         {"metric": "edge position max |error| [px]", "ours": float(np.max(np.abs(all_err))),
-         "goal": "report", "reference": None, "pass": True},
+         "goal": "report", "reference": None, "pass": True, "no_reference_reason": NO_REF},
         *({"metric": f"edge RMS at PSF sigma {r['psf_sigma_px']} px [px]", "ours": r["rms_px"],
            "goal": f"<= {GOAL_RMS_PX}", "reference": REF_PX,
-           "pass": r["rms_px"] <= GOAL_RMS_PX} for r in rows),
+           "pass": r["rms_px"] <= GOAL_RMS_PX, "no_reference_reason": NO_REF_PX}
+          for r in rows),
         # The width is the difference of two edges: sqrt(2) x the edge goal.
         {"metric": "pair width RMS [px]", "ours": wrms, "goal": f"<= {GOAL_W_PX:.3f}",
-         "reference": GOAL_W_PX, "pass": wrms <= GOAL_W_PX},
+         "reference": GOAL_W_PX, "pass": wrms <= GOAL_W_PX,
+         "no_reference_reason": "reference is the goal (sqrt(2) x 1/20 px), not a measurement; "
+                                "no reference caliper run here"},
         {"metric": "pair width max |error| [px]", "ours": float(np.max(np.abs(all_w))),
-         "goal": "report", "reference": None, "pass": True},
+         "goal": "report", "reference": None, "pass": True, "no_reference_reason": NO_REF},
         {"metric": "missed / extra edges", "ours": misses, "goal": "0", "reference": None,
-         "pass": misses == 0},
+         "pass": misses == 0, "no_reference_reason": NO_REF},
         {"metric": "time per caliper p50 [ms]", "ours": 1e3 * float(np.median(times)),
-         "goal": "report", "reference": None, "pass": True},
+         "goal": "report", "reference": None, "pass": True,
+         "no_reference_reason": "no reference caliper timed in this run"},
     ]
     report.extend(results)
     report.extra.update({"per_psf": rows,

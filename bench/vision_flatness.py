@@ -51,6 +51,7 @@ GOAL_FLAT_MM = 2.0 * SIGMA_MM
 GOAL_FLAT_MS = 10.0
 GOAL_FEATURE_MM = 0.05
 FORMS = ("flat", "bow", "twist", "dome")
+NO_REF_TIME = "the least-squares/Kasa references are not timed; informational timing only"
 
 
 def place(uvw: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
@@ -184,31 +185,36 @@ def _run(report: Report, args: argparse.Namespace) -> None:
     results = [
         {"metric": "flatness_abs_error_mm_max", "ours": flat_err, "reference": ls_err,
          "reference_source": "least-squares plane PV, all points (in-run)",
-         "goal": f"<= {GOAL_FLAT_MM:.3f} (2 sigma)", "pass": flat_err <= GOAL_FLAT_MM},
+         "goal": f"<= {GOAL_FLAT_MM:.3f} (2 sigma)", "pass": flat_err <= GOAL_FLAT_MM,
+         "reference_same_run": True},
         {"metric": "flatness_ls_after_outlier_rejection", "ours": flat_err,
          "reference": ls_in_err,
          "reference_source": "least-squares PV of our inliers, no noise filter (in-run)",
-         "goal": "informational", "pass": True},
+         "goal": "informational", "pass": True, "reference_same_run": True},
         {"metric": "flatness_cpu_ms_median", "ours": flat_ms, "reference": None,
          "reference_source": "50 000 points, per call", "goal": f"<= {GOAL_FLAT_MS:.0f}",
-         "pass": flat_ms <= GOAL_FLAT_MS},
+         "pass": flat_ms <= GOAL_FLAT_MS, "no_reference_reason": NO_REF_TIME},
         {"metric": "flatness_cpu_ms_max", "ours": max(r["cpu_ms"] for r in flats),
-         "reference": None, "reference_source": "", "goal": "informational", "pass": True},
+         "reference": None, "reference_source": "", "goal": "informational", "pass": True,
+         "no_reference_reason": NO_REF_TIME},
         {"metric": "step_height_abs_error_mm_max", "ours": step_err,
          "reference": mx(steps, "ls_error_mm"),
          "reference_source": "plain least-squares planes (in-run)",
-         "goal": f"<= {GOAL_FEATURE_MM}", "pass": step_err <= GOAL_FEATURE_MM},
+         "goal": f"<= {GOAL_FEATURE_MM}", "pass": step_err <= GOAL_FEATURE_MM,
+         "reference_same_run": True},
         {"metric": "hole_diameter_abs_error_mm_max", "ours": hole_d,
          "reference": mx(holes, "kasa_diameter_error_mm"),
          "reference_source": "nearest point per sector + Kasa fit (in-run)",
-         "goal": f"<= {GOAL_FEATURE_MM}", "pass": hole_d <= GOAL_FEATURE_MM},
+         "goal": f"<= {GOAL_FEATURE_MM}", "pass": hole_d <= GOAL_FEATURE_MM,
+         "reference_same_run": True},
         {"metric": "hole_center_error_mm_max", "ours": hole_c,
          "reference": mx(holes, "kasa_center_error_mm"),
          "reference_source": "nearest point per sector + Kasa fit (in-run)",
-         "goal": f"<= {GOAL_FEATURE_MM}", "pass": hole_c <= GOAL_FEATURE_MM},
+         "goal": f"<= {GOAL_FEATURE_MM}", "pass": hole_c <= GOAL_FEATURE_MM,
+         "reference_same_run": True},
         {"metric": "hole_cpu_ms_median", "ours": statistics.median(r["cpu_ms"] for r in holes),
          "reference": None, "reference_source": "40 000 points", "goal": "informational",
-         "pass": True},
+         "pass": True, "no_reference_reason": NO_REF_TIME},
     ]
     print(f"{'plate':>5} {'form':>6} {'true':>7} {'minzone':>8} {'err/sig':>7} {'LS all':>7} "
           f"{'LS inl':>7} {'ms':>5}")

@@ -51,6 +51,9 @@ GOAL_POS_PX = 0.1
 GOAL_ANG_DEG = 0.05
 GOAL_MS = 50.0
 CENTER = (320.0, 240.0)
+NO_REF_ACC = ("no reference matcher run here (HALCON ~1/20 px is a vendor figure); "
+              "error vs the rendered ground-truth pose")
+NO_REF_TIME = "no reference matcher timed in this run"
 
 
 def _rect(x0, y0, x1, y1):
@@ -245,36 +248,39 @@ def _run(report: Report, args: argparse.Namespace) -> None:
     cpu = np.array([r["cpu_ms"] for r in rows])
     results = [
         {"metric": "found (correct pose)", "ours": len(ok), "goal": f"{len(rows)}",
-         "reference": None, "pass": misses == 0},
+         "reference": None, "pass": misses == 0, "no_reference_reason": NO_REF_ACC},
         {"metric": "position RMS [px]", "ours": pos_rms, "goal": f"<= {GOAL_POS_PX}",
-         "reference": None, "pass": pos_rms <= GOAL_POS_PX},
+         "reference": None, "pass": pos_rms <= GOAL_POS_PX, "no_reference_reason": NO_REF_ACC},
         {"metric": "position max [px]", "ours": max((r["dpos"] for r in ok), default=math.nan),
-         "goal": "report", "reference": None, "pass": True},
+         "goal": "report", "reference": None, "pass": True, "no_reference_reason": NO_REF_ACC},
         {"metric": "angle RMS [deg]", "ours": ang_rms, "goal": f"<= {GOAL_ANG_DEG}",
-         "reference": None, "pass": ang_rms <= GOAL_ANG_DEG},
+         "reference": None, "pass": ang_rms <= GOAL_ANG_DEG, "no_reference_reason": NO_REF_ACC},
         {"metric": "angle max [deg]", "ours": max((abs(r["dang"]) for r in ok),
                                                  default=math.nan),
-         "goal": "report", "reference": None, "pass": True},
+         "goal": "report", "reference": None, "pass": True, "no_reference_reason": NO_REF_ACC},
         {"metric": "scale RMS", "ours": sc_rms, "goal": "report", "reference": None,
-         "pass": True},
+         "pass": True, "no_reference_reason": NO_REF_ACC},
         {"metric": "CPU time p50 [ms]", "ours": float(np.median(cpu)), "goal": f"<= {GOAL_MS}",
-         "reference": None, "pass": float(np.median(cpu)) <= GOAL_MS},
+         "reference": None, "pass": float(np.median(cpu)) <= GOAL_MS,
+         "no_reference_reason": NO_REF_TIME},
         {"metric": "CPU time max [ms]", "ours": float(cpu.max()), "goal": "report",
-         "reference": None, "pass": True},
+         "reference": None, "pass": True, "no_reference_reason": NO_REF_TIME},
         {"metric": "wall time p50 [ms]", "ours": float(np.median(times)), "goal": "report",
-         "reference": None, "pass": True},
+         "reference": None, "pass": True, "no_reference_reason": NO_REF_TIME},
         {"metric": "wall time max [ms]", "ours": float(times.max()), "goal": "report",
-         "reference": None, "pass": True},
+         "reference": None, "pass": True, "no_reference_reason": NO_REF_TIME},
         {"metric": "teach time [ms]", "ours": teach_ms, "goal": "report", "reference": None,
-         "pass": True},
+         "pass": True, "no_reference_reason": NO_REF_TIME},
         {"metric": "occluded+shaded: found", "ours": len(hard_ok), "goal": f"{len(hard)}",
-         "reference": None, "pass": True},
+         "reference": None, "pass": True, "no_reference_reason": NO_REF_ACC},
         {"metric": "occluded+shaded: pos RMS [px]",
          "ours": float(np.sqrt(np.mean([r["dpos"] ** 2 for r in hard_ok]))) if hard_ok
-         else math.nan, "goal": "report", "reference": None, "pass": True},
+         else math.nan, "goal": "report", "reference": None, "pass": True,
+         "no_reference_reason": NO_REF_ACC},
         {"metric": "occluded+shaded: angle RMS [deg]",
          "ours": float(np.sqrt(np.mean([r["dang"] ** 2 for r in hard_ok]))) if hard_ok
-         else math.nan, "goal": "report", "reference": None, "pass": True},
+         else math.nan, "goal": "report", "reference": None, "pass": True,
+         "no_reference_reason": NO_REF_ACC},
     ]
     report.extend(results)
     report.extra.update({"scenes": rows, "hard_scenes": hard,

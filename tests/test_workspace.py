@@ -136,3 +136,25 @@ def test_package_xml_declares_what_the_code_imports(repo, package):
         missing = sorted({ROSDEP_KEYS.get(m, m) for m in mods} - deps)
         assert not missing, (f"src/{package}/package.xml: declare {missing} "
                              f"(imported by {where.relative_to(repo)})")
+
+
+def test_every_benchmark_row_states_its_reference(repo):
+    """DESIGN.md §5: each result row says reference_same_run=True or why there is no
+    reference (bench/_report.py refuses a row with neither at run time; benchmarks run only
+    under make bench, so their rows are checked here, from the source)."""
+    import ast
+    keys = {"reference_same_run", "no_reference_reason"}
+    missing = []
+    for path in sorted(set(repo.glob("bench/*.py")) - {repo / "bench/_report.py"}):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            where = f"{path.relative_to(repo)}:{getattr(node, 'lineno', '?')}"
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "add" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "report"):
+                if not keys & {k.arg for k in node.keywords}:
+                    missing.append(where)
+            elif isinstance(node, ast.Dict):
+                names = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                if {"metric", "ours", "goal"} <= names and not keys & names:
+                    missing.append(where)
+    assert not missing, f"rows without reference_same_run / no_reference_reason: {missing}"
