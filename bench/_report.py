@@ -130,8 +130,10 @@ class Report:
         for r in self.rows:
             ours = "nan" if r["ours"] is None else f"{r['ours']:.4g}"
             ref = "-" if r["reference"] is None else f"{r['reference']:.4g}"
+            why = r.get("no_reference_reason")
             print(f"  {r['metric']:38s} {ours:>12s} {ref:>12s}  {r['goal']}"
                   f"{' / ' + r['reference_source'] if r['reference_source'] else ''}"
+                  f"{f' [no same-run reference: {why}]' if why else ''}"
                   f"{'' if r['pass'] else '  <- FAIL'}")
         if error:
             print(f"  error: {error}")
