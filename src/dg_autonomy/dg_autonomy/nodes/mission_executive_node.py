@@ -60,8 +60,7 @@ from dg_common.main import run_node
 from dg_common.node import DgNode
 from dg_common.param_schema import ParameterError, ParamSpec
 from dg_common.qos import SENSOR_QOS, STATE_QOS
-from dg_common.sim_time import stamp_to_s
-from dg_common.validation import InvalidInput, require_finite, require_frame, require_fresh
+from dg_common.validation import odometry_rejection
 from dg_interfaces.msg import GuidanceCommand, MissionProgress, NavigatorStatus, WaterSample
 
 ACTIONS = tuple(a.value for a in FailsafeAction)
@@ -210,27 +209,12 @@ class MissionExecutiveNode(DgNode):
     # --- inputs -----------------------------------------------------------------------
     def _on_odom(self, msg: Odometry) -> None:
         now = self.now_s()
+        rejection = odometry_rejection(msg, self.params.frame_id, now,
+                                       self.params.odom_max_age_s)
+        if rejection is not None:
+            self.reject(self.odom_monitor, *rejection)
+            return
         pos, q, tw = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
-        try:
-            require_frame("odometry", msg.header.frame_id, self.params.frame_id)
-        except InvalidInput as exc:
-            self.reject(self.odom_monitor, "frame", str(exc))
-            return
-        try:
-            require_finite("odometry", (pos.x, pos.y, q.x, q.y, q.z, q.w, tw.linear.x,
-                                        tw.linear.y))
-        except InvalidInput as exc:
-            self.reject(self.odom_monitor, "non_finite", str(exc))
-            return
-        try:
-            require_fresh("odometry", stamp_to_s(msg.header.stamp), now,
-                          self.params.odom_max_age_s)
-        except InvalidInput as exc:
-            self.reject(self.odom_monitor, "stale", str(exc))
-            return
-        if abs(math.sqrt(q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w) - 1.0) > 1e-2:
-            self.reject(self.odom_monitor, "quaternion", "odometry: quaternion not unit")
-            return
         yaw = yaw_from_quaternion(q.x, q.y, q.z, q.w)
         c, s = math.cos(yaw), math.sin(yaw)
         vx = c * tw.linear.x - s * tw.linear.y
