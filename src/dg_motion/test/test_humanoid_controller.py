@@ -139,11 +139,11 @@ def test_a_goal_missed_after_the_last_step_is_walked_to_again(controller_factory
 
 
 def test_the_transition_table_is_complete_and_drawn():
-    pairs = {(t.mode, t.event) for t in TRANSITIONS}
+    pairs = {(t.state, t.event) for t in TRANSITIONS}
     for mode in (Mode.STANDING, Mode.WALKING, Mode.STOPPING):
         assert (mode, Event.FALL) in pairs and (mode, Event.SENSORS_LOST) in pairs
     assert (Mode.FALLEN, Event.RESET) in pairs and (Mode.SAFE_STOP, Event.RESET) in pairs
-    assert not any(t.mode is Mode.FALLEN and t.event is Event.WALK for t in TRANSITIONS)
+    assert not any(t.state is Mode.FALLEN and t.event is Event.WALK for t in TRANSITIONS)
     diagram = transition_table_markdown()
     assert diagram.count("-->") == len(TRANSITIONS) + 1
 

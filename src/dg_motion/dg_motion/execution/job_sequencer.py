@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from dg_common import state_machine as machine
 from dg_motion.errors import MotionInputError
 from dg_motion.offline.job import NO_PAYLOAD, PayloadSpec, StepKind
 from dg_motion.offline.planner import IoKind, PlannedJob, PlannedMove
@@ -141,21 +141,7 @@ class _Cursor:
     reason: str = ""
 
 
-Guard = Callable[["JobSequencer"], bool]
-Effect = Callable[["JobSequencer"], list[Action]]
-
-
-@dataclass(frozen=True)
-class Transition:
-    """``(state, event)`` -> ``next`` when ``guard`` holds; ``effect`` gives the actions."""
-
-    state: JobState
-    event: JobEvent
-    next: JobState
-    effect: Effect
-    guard: Guard = field(default=lambda s: True)
-    #: For the README diagram: the guard in words ('' = always).
-    when: str = ""
+Transition = machine.Transition[JobState, JobEvent, "JobSequencer"]
 
 
 class JobSequencer:
@@ -174,9 +160,6 @@ class JobSequencer:
         self.c = _Cursor(mode=mode)
         if mode is not None:
             self.c.shaper = self._design(mode)
-        self._table = {(t.state, t.event): [] for t in TRANSITIONS}
-        for t in TRANSITIONS:
-            self._table[(t.state, t.event)].append(t)
 
     # --- the table's guards and effects ---------------------------------------------------
     def needs_identification(self) -> bool:
@@ -301,12 +284,12 @@ class JobSequencer:
     # --- the machine ------------------------------------------------------------------------
     def handle(self, event: JobEvent) -> list[Action]:
         """Apply ``event``: the first transition whose guard holds; its actions."""
-        for t in self._table.get((self.state, event), ()):
-            if t.guard(self):
-                self.state = t.next
-                return t.effect(self)
-        self.c.ignored += 1
-        return []
+        t = TABLE.select(self, self.state, event)
+        if t is None:
+            self.c.ignored += 1
+            return []
+        self.state = t.next
+        return t.effect(self)
 
 
 class Upcoming(enum.Enum):
@@ -399,6 +382,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(JobState.WAITING_IO, JobEvent.IO_TIMEOUT, JobState.FAILED,
                lambda s: s.fail(f"move {s.move.index} '{s.move.name}': input timed out")),
 )
+TABLE = machine.TransitionTable(TRANSITIONS, JobState.WAITING)
 
 
 def identify_from_record(record: np.ndarray, t_end_s: float) -> ModeEstimate:
@@ -441,9 +425,4 @@ def identify_from_record(record: np.ndarray, t_end_s: float) -> ModeEstimate:
 
 def transition_table_markdown() -> str:
     """The transition table as a Mermaid state diagram (for the package README)."""
-    lines = ["stateDiagram-v2", "    [*] --> waiting"]
-    for t in TRANSITIONS:
-        label = t.event.value + (f" [{t.when}]" if t.when else "")
-        lines.append(f"    {t.state.value} --> {t.next.value}: {label}")
-    lines += ["    succeeded --> [*]", "    failed --> [*]"]
-    return "\n".join(lines)
+    return TABLE.mermaid(finals=(JobState.SUCCEEDED, JobState.FAILED))

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dg_common import state_machine as machine
 from dg_common.geometry import wrap_angle
 from dg_motion.errors import MotionInputError
 from dg_motion.humanoid.balance import Stabilizer, StabilizerConfig, StepAdjuster, omega
@@ -234,16 +234,7 @@ class Event(enum.Enum):
     RESET = "reset"
 
 
-@dataclass(frozen=True)
-class Transition:
-    """``(mode, event)`` -> ``next`` when ``guard`` holds, running ``effect``."""
-
-    mode: Mode
-    event: Event
-    next: Mode
-    effect: Callable[[WalkingController], None] = field(default=lambda c: None)
-    guard: Callable[[WalkingController], bool] = field(default=lambda c: True)
-    when: str = ""                 #: the guard in words, for the README diagram
+Transition = machine.Transition[Mode, Event, "WalkingController"]
 
 
 class WalkingController:
@@ -264,9 +255,6 @@ class WalkingController:
         self.omega = omega(c.com_height_m)
         self.mode = Mode.STANDING
         self.reason = "waiting for sensors"
-        self._table: dict[tuple[Mode, Event], list[Transition]] = {}
-        for t in TRANSITIONS:
-            self._table.setdefault((t.mode, t.event), []).append(t)
         self.pattern: WalkingPattern | None = None
         self.odometry: LegOdometry | None = None
         self.stabilizer = Stabilizer(
@@ -359,12 +347,12 @@ class WalkingController:
     # --- the state machine -----------------------------------------------------------------
     def handle(self, event: Event) -> bool:
         """Run the first transition of ``(mode, event)`` whose guard holds; False if none."""
-        for t in self._table.get((self.mode, event), []):
-            if t.guard(self):
-                self.mode = t.next
-                t.effect(self)
-                return True
-        return False
+        t = TABLE.select(self, self.mode, event)
+        if t is None:
+            return False
+        self.mode = t.next
+        t.effect(self)
+        return True
 
     def _plan(self) -> None:
         """Footsteps for the current goal or velocity, from the feet as now planned."""
@@ -749,12 +737,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Mode.FALLEN, Event.RESET, Mode.STANDING, WalkingController._restart,
                WalkingController.upright, "upright"),
 )
+TABLE = machine.TransitionTable(TRANSITIONS, Mode.STANDING)
 
 
 def transition_table_markdown() -> str:
     """The transition table as a Mermaid state diagram (for the package README)."""
-    lines = ["stateDiagram-v2", "    [*] --> standing"]
-    for t in TRANSITIONS:
-        label = t.event.value + (f" [{t.when}]" if t.when else "")
-        lines.append(f"    {t.mode.value} --> {t.next.value}: {label}")
-    return "\n".join(lines)
+    return TABLE.mermaid()
