@@ -14,7 +14,7 @@ transition), without hierarchy: states that share behaviour share generated rows
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -66,11 +66,31 @@ class TransitionTable(Generic[S, E, M]):
         """The events that have at least one row in ``state``."""
         return {e for s, e in self._index if s == state}
 
-    def mermaid(self, finals: Iterable[S] = ()) -> str:
-        """The table as a Mermaid state diagram (rows in table order)."""
+    def mermaid(self, finals: Iterable[S] = (), groups: Mapping[str, Sequence[S]] | None = None
+                ) -> str:
+        """The table as a Mermaid state diagram (rows in table order).
+
+        ``groups`` names sets of states: a row that every state of a group has (same event,
+        next state and guard) is drawn once, from a node of the group's name, with a note that
+        lists its states.
+        """
+        groups = dict(groups or {})
+        keys = {(t.state, t.event, t.next, t.when) for t in self.transitions}
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial.value}"]
+        drawn: set[tuple[str, E, S, str]] = set()
         for t in self.transitions:
             label = t.event.value + (f" [{t.when}]" if t.when else "")
-            lines.append(f"    {t.state.value} --> {t.next.value}: {label}")
+            source = t.state.value
+            for name, members in groups.items():
+                if t.state in members and all((m, t.event, t.next, t.when) in keys
+                                              for m in members):
+                    source = name
+                    break
+            key = (source, t.event, t.next, t.when)
+            if key not in drawn:
+                drawn.add(key)
+                lines.append(f"    {source} --> {t.next.value}: {label}")
         lines += [f"    {s.value} --> [*]" for s in finals]
+        lines += [f"    note right of {name}: any of {', '.join(s.value for s in members)}"
+                  for name, members in groups.items()]
         return "\n".join(lines)

@@ -32,6 +32,10 @@ Fail-safes (from :class:`dg_autonomy.failsafe.monitor.FailsafeMonitor`) override
   until the speed is below ``brake_speed_mps``: turning at speed could carry the boat over
   the fence; the monitor's predictive margin is the straight-line stopping distance.
 
+All of this is one explicit state machine: the states are :class:`ExecState`, the events
+:class:`ExecEvent`, and the behaviour is the transition table :data:`TRANSITIONS` (drawn in
+the package README); the methods of :class:`MissionExecutive` are its guards and effects.
+
 Every command gets a new, increasing ``plan_id`` (persisted, so ids never repeat across
 restarts and a stale ``finished`` status of an earlier run cannot complete a new task).
 """
@@ -50,6 +54,7 @@ from shapely.ops import nearest_points
 from dg_autonomy.failsafe.monitor import FailsafeAction, FailsafeState, Fault
 from dg_autonomy.mission.mission_file import Mission, SamplePoint
 from dg_autonomy.mission.progress_store import ProgressStore
+from dg_common.state_machine import Transition, TransitionTable
 
 XY = tuple[float, float]
 PROGRESS_VERSION = 1
@@ -339,8 +344,88 @@ def remaining_path(path: Sequence[XY], pose: XY) -> tuple[XY, list[XY]]:
     return (q.x, q.y), rest
 
 
+class ExecState(StrEnum):
+    """The executive's states: the rows of :data:`TRANSITIONS` use these and nothing else."""
+
+    IDLE = "idle"                                   # waiting for a first position
+    TRANSIT = "transit"                             # to the task's start (or resume point)
+    SURVEY = "survey"                               # following a lane piece
+    SAMPLE_ACQUIRE = "sample_acquire"               # station keeping onto a sample point
+    SAMPLE_DWELL = "sample_dwell"                   # on station: readings are averaged
+    RETURN_HOME = "return_home"                     # the last task: the path home
+    HOME_APPROACH = "home_approach"                 # path ended off home: station onto home
+    DONE = "done"
+    FAILED = "failed"                               # no path to a task: station keeping
+    FAILSAFE_HOLD = "failsafe_hold"
+    FAILSAFE_LOITER = "failsafe_loiter"
+    FAILSAFE_BRAKE_TO_LOITER = "failsafe_brake_to_loiter"
+    FAILSAFE_BRAKE_TO_RETURN = "failsafe_brake_to_return"
+    FAILSAFE_RETURN = "failsafe_return"             # latched return home
+    ABORTED = "aborted"                             # the fail-safe return ended at home
+
+
+class ExecEvent(StrEnum):
+    """What moves the executive; :meth:`MissionExecutive.update` raises them in this order."""
+
+    START = "start"                # a first position (progress loaded)
+    RETURN_HOME = "return_home"    # a fail-safe asks for the return, the first time (latched)
+    HOLD = "hold"                  # a fail-safe asks for hold
+    LOITER = "loiter"              # a fail-safe asks for loiter
+    CLEAR = "clear"                # no fail-safe asks for hold, loiter or a new return
+    NAV_DONE = "nav_done"          # the navigator finished the current command
+    DWELL_DONE = "dwell_done"      # dwell over with a reading, or the grace time over too
+
+
+_PHASE = {
+    ExecState.IDLE: Phase.IDLE, ExecState.TRANSIT: Phase.TRANSIT,
+    ExecState.SURVEY: Phase.SURVEY, ExecState.SAMPLE_ACQUIRE: Phase.SAMPLE,
+    ExecState.SAMPLE_DWELL: Phase.SAMPLE, ExecState.RETURN_HOME: Phase.RETURN_HOME,
+    ExecState.HOME_APPROACH: Phase.RETURN_HOME, ExecState.DONE: Phase.DONE,
+    ExecState.FAILED: Phase.FAILED, ExecState.FAILSAFE_HOLD: Phase.FAILSAFE_HOLD,
+    ExecState.FAILSAFE_LOITER: Phase.FAILSAFE_LOITER,
+    ExecState.FAILSAFE_BRAKE_TO_LOITER: Phase.FAILSAFE_BRAKE,
+    ExecState.FAILSAFE_BRAKE_TO_RETURN: Phase.FAILSAFE_BRAKE,
+    ExecState.FAILSAFE_RETURN: Phase.FAILSAFE_RETURN, ExecState.ABORTED: Phase.ABORTED,
+}
+#: The mission's own states (a fail-safe interrupts them; the resume continues the task).
+MISSION_STATES = (ExecState.TRANSIT, ExecState.SURVEY, ExecState.SAMPLE_ACQUIRE,
+                  ExecState.SAMPLE_DWELL, ExecState.RETURN_HOME, ExecState.HOME_APPROACH)
+
+
+class LegKind(StrEnum):
+    """What the next command of the mission is (the guards of the task-starting rows)."""
+
+    ALL_DONE = "all tasks done"
+    RETURN = "return home"
+    NO_PATH = "no path"
+    TRANSIT = "transit first"
+    LANE = "lane"
+    SAMPLE = "sample"
+
+
+class LegFrom(StrEnum):
+    """Why a leg is planned: it decides the task and the goal."""
+
+    START = "start"          # the first task not completed (after a restart too)
+    ARRIVED = "arrived"      # a transit reached the current task
+    NEXT = "next"            # the current task is done: the next one
+    RESUME = "resume"        # a fail-safe cleared: continue the interrupted task
+
+
+@dataclass(frozen=True)
+class _Leg:
+    kind: LegKind
+    path: tuple[XY, ...] = ()
+    station_xy: XY = (0.0, 0.0)
+    resume_path: tuple[XY, ...] | None = None   # lane rest to survey after the transit
+    why: str = ""
+
+
 class MissionExecutive:
-    """State machine of a survey mission with persisted progress (see the module doc)."""
+    """State machine of a survey mission with persisted progress (see the module doc).
+
+    Its behaviour is :data:`TRANSITIONS`; the methods below are the rows' guards and effects.
+    """
 
     def __init__(self, mission: Mission, config: ExecutiveConfig | None = None,
                  store: ProgressStore | None = None, *,
@@ -377,7 +462,7 @@ class MissionExecutive:
             + [_Task("sample", i, sample=s) for i, s in enumerate(self.sample_order)]
             + [_Task("return", 0)])
         self.n_lanes, self.n_samples = len(pieces), len(self.sample_order)
-        # Progress and state.
+        # Progress.
         self.completed = 0
         self.records: list[SampleRecord] = []
         self._plan_id = 0
@@ -386,25 +471,24 @@ class MissionExecutive:
         self.resume_note = note
         if store is not None:
             self._load_progress(data, note)
-        self.phase = Phase.IDLE
-        self._sub = "idle"                 # idle | transit | execute
-        self._detail_extra = ""
+        # The machine: its state, and the data its guards and effects read.
+        self.state = ExecState.DONE if self._finished_before else TABLE.initial
         self.command: NavCommand | None = None
+        self._t = 0.0
         self._pose: tuple[float, float, float, float] | None = None
-        self._fs_mode: str | None = None   # hold | loiter | brake | rtl
-        self._rtl_latched = False
-        self._fs_latched = False           # geofence hold/loiter: no automatic resume
+        self._fs = FailsafeState()
+        self._fs_text = ""                 # the fault (or failure) in the status detail
+        self._return_latched = False       # a fail-safe return stays engaged (ArduPilot RTL)
+        self._fence_latched = False        # a geofence hold/loiter: no automatic resume
+        self._interrupted = ExecState.IDLE  # the mission state a fail-safe interrupted
         self._brake_started = 0.0
-        self._brake_then = ""              # rtl | loiter
-        self._fs_text = ""
         self._acquired_at: float | None = None
         self._readings: list[tuple[float, float, float, float, float]] = []
-        self._resume_path: list[XY] | None = None
+        self._resume_path: tuple[XY, ...] | None = None
+        self._memo: dict[Any, Any] = {}    # legs and paths planned for the current event
         self._events: list[str] = []
         self._new_samples: list[SampleRecord] = []
         self._changed = False
-        if self._finished_before:
-            self.phase = Phase.DONE
 
     # --- persistence ------------------------------------------------------------------
     def _signature(self) -> dict[str, Any]:
@@ -480,6 +564,11 @@ class MissionExecutive:
         """Tasks in the mission: lanes + samples + the return home."""
         return len(self.tasks)
 
+    @property
+    def phase(self) -> Phase:
+        """The published phase of the current state."""
+        return _PHASE[self.state]
+
     def full_plan_xy(self, start: XY | None = None) -> list[XY]:
         """The whole remaining plan as one polyline (for display on ``/mission/plan``)."""
         here = start or self.mission.home_xy
@@ -497,8 +586,7 @@ class MissionExecutive:
                     dissolved_oxygen_mgl: float, turbidity_ntu: float) -> bool:
         """A water-quality reading; kept (True) only while dwelling at a sample station."""
         vals = (x_m, y_m, temperature_c, dissolved_oxygen_mgl, turbidity_ntu)
-        if (self.phase is not Phase.SAMPLE or self._acquired_at is None
-                or not all(math.isfinite(v) for v in vals)):
+        if self.state is not ExecState.SAMPLE_DWELL or not all(math.isfinite(v) for v in vals):
             return False
         self._readings.append(vals)
         return True
@@ -506,276 +594,261 @@ class MissionExecutive:
     def update(self, t: float, pose: Sequence[float] | None = None,
                nav: NavFeedback | None = None,
                failsafe: FailsafeState | None = None) -> StepOutput:
-        """Advance the mission at time ``t`` [s].
+        """Advance the mission at time ``t`` [s]: raise this cycle's events in order.
 
         ``pose``: (x, y[, vx, vy]) in the map frame [m, m/s] or None when unknown; ``nav``:
-        the latest navigator status; ``failsafe``: the monitor's state.
+        the latest navigator status; ``failsafe``: the monitor's state. The events: START
+        while idle with a position; one fail-safe event (RETURN_HOME the first time the
+        monitor asks for it, then HOLD, LOITER or CLEAR: a latched return asks for nothing
+        new); NAV_DONE when the navigator finished the current command; DWELL_DONE when a
+        dwell is over.
         """
         self._changed = False
         self._events, self._new_samples = [], []
+        self._t = t
         if pose is not None:
             vx, vy = (pose[2], pose[3]) if len(pose) >= 4 else (0.0, 0.0)
             self._pose = (float(pose[0]), float(pose[1]), float(vx), float(vy))
-        if self.phase in (Phase.DONE, Phase.FAILED):
+        if self.state in (ExecState.DONE, ExecState.FAILED) or self._pose is None:
             return self._output()
-        if self._pose is None:
-            if failsafe is not None and failsafe.action is not FailsafeAction.NONE \
-                    and self.command is not None and self.command.mode is not NavMode.IDLE:
-                self._issue(NavCommand(0, NavMode.IDLE))
-                self._event(f"fail-safe {failsafe.describe()} without a position: idle")
-            return self._output()
-        if self.phase is Phase.IDLE:
+        if self.state is ExecState.IDLE:
             self._event(self.resume_note)
-            self._start_task(t)
-        self._handle_failsafe(t, failsafe or FailsafeState())
-        if self.phase not in (Phase.DONE, Phase.FAILED):
-            self._handle_feedback(t, nav)
+            self._handle(ExecEvent.START)
+        self._fs = failsafe or FailsafeState()
+        action = self._fs.action
+        if action is FailsafeAction.RETURN_HOME and not self._return_latched:
+            self._handle(ExecEvent.RETURN_HOME)
+        elif action is FailsafeAction.HOLD:
+            self._handle(ExecEvent.HOLD)
+        elif action is FailsafeAction.LOITER:
+            self._handle(ExecEvent.LOITER)
+        else:
+            self._handle(ExecEvent.CLEAR)
+        if (nav is not None and self.command is not None and nav.finished
+                and nav.plan_id == self.command.plan_id):
+            self._handle(ExecEvent.NAV_DONE)
+        if self.state is ExecState.SAMPLE_DWELL and self._dwell_over():
+            self._handle(ExecEvent.DWELL_DONE)
         return self._output()
 
-    # --- fail-safes -------------------------------------------------------------------
-    def _handle_failsafe(self, t: float, fs: FailsafeState) -> None:
-        action = fs.action
-        if action is FailsafeAction.RETURN_HOME and not self._rtl_latched \
-                and self.phase is not Phase.ABORTED:
-            self._rtl_latched = True
-            self._fs_text = fs.reasons()
-            self._event(f"fail-safe: {self._fs_text}: returning home (latched)")
-            if fs.cause is Fault.GEOFENCE:
-                self._enter_brake(t, "rtl")
-            else:
-                self._enter_rtl()
-            return
-        if action in (FailsafeAction.HOLD, FailsafeAction.LOITER):
-            want = action.value
-            if fs.cause is Fault.GEOFENCE:
-                self._fs_latched = True
-            if self._fs_mode == "brake" and self._brake_then == "loiter" and want == "loiter":
-                self._check_brake(t)
-                return
-            if self._fs_mode != want:
-                self._fs_text = fs.reasons()
-                self._event(f"fail-safe: {self._fs_text}: {want}")
-                if want == "hold":
-                    self._enter_hold()
-                elif fs.cause is Fault.GEOFENCE and self._speed() > self.config.brake_speed_mps:
-                    self._enter_brake(t, "loiter")
-                else:
-                    self._enter_loiter()
-            return
-        # No hold/loiter wanted.
-        if self._fs_mode == "brake":
-            self._check_brake(t)
-        elif self._fs_mode in ("hold", "loiter"):
-            if self._fs_latched:
-                return  # a geofence hold/loiter stays (ArduPilot keeps the fence action mode)
-            if self._rtl_latched:
-                self._event("fail-safe hold/loiter cleared: continuing the return home")
-                self._enter_rtl()
-            else:
-                self._event(f"fail-safe cleared ({self._fs_text}): resuming the mission")
-                self._fs_mode = None
-                self._start_task(t, resume=True)
+    def _handle(self, event: ExecEvent) -> None:
+        """Take the first row of (state, event) whose guard holds; nothing if none."""
+        self._memo.clear()
+        row = TABLE.select(self, self.state, event)
+        if row is not None:
+            self.state = row.next
+            row.effect(self)
 
+    # --- guards -----------------------------------------------------------------------
     def _speed(self) -> float:
-        return math.hypot(self._pose[2], self._pose[3]) if self._pose else 0.0
+        return math.hypot(self._pose[2], self._pose[3])
 
     def _xy(self) -> XY:
         return (self._pose[0], self._pose[1])
 
-    def _enter_hold(self) -> None:
-        self._fs_mode = "hold"
-        self.phase = Phase.FAILSAFE_HOLD
-        self._issue(self._station(self._xy()))
+    def fence_cause(self) -> bool:
+        """The fail-safe is for the geofence."""
+        return self._fs.cause is Fault.GEOFENCE
 
-    def _enter_loiter(self) -> None:
-        center = self._xy()
+    def fence_and_moving(self) -> bool:
+        """A geofence fail-safe while faster than ``brake_speed_mps`` (turning could cross)."""
+        return self.fence_cause() and self._speed() > self.config.brake_speed_mps
+
+    def braked(self) -> bool:
+        """Slower than ``brake_speed_mps``, or braking for ``brake_timeout_s``."""
+        return (self._speed() <= self.config.brake_speed_mps
+                or self._t - self._brake_started >= self.config.brake_timeout_s)
+
+    def at_home(self) -> bool:
+        """Within ``arrive_radius_m`` of home."""
+        return _dist(self._xy(), self.mission.home_xy) <= self.config.arrive_radius_m
+
+    def no_path_home(self) -> bool:
+        """The planner finds no path home from here."""
+        return self._path_home() is None
+
+    def loiter_centre(self) -> XY | None:
+        """Where the loiter circles: here, moved inside the geofence; None if it cannot fit."""
         r = self.config.loiter_radius_m
         inner = self.mission.geofence.buffer(-(r + self.mission.geofence_margin_m))
         if inner.is_empty:
-            self._event("loiter circle does not fit in the geofence: holding instead")
-            self._enter_hold()
-            return
-        if not inner.covers(Point(center)):
-            q = nearest_points(inner, Point(center))[0]
-            center = (q.x, q.y)
-        self._fs_mode = "loiter"
-        self.phase = Phase.FAILSAFE_LOITER
-        self._issue(NavCommand(0, NavMode.LOITER, station_xy=center, loiter_radius_m=r,
-                               speed_mps=min(self.mission.transit_speed_mps, 1.0),
-                               heading_into_weather=self.config.heading_into_weather,
-                               collision_avoidance=self.config.collision_avoidance))
+            return None
+        centre = self._xy()
+        if not inner.covers(Point(centre)):
+            q = nearest_points(inner, Point(centre))[0]
+            centre = (q.x, q.y)
+        return centre
 
-    def _enter_brake(self, t: float, then: str) -> None:
-        self._fs_mode, self._brake_then, self._brake_started = "brake", then, t
-        self.phase = Phase.FAILSAFE_BRAKE
-        self._issue(self._station(self._xy()))
+    def leg(self, why: LegFrom) -> _Leg:
+        """The next command of the mission (planned once per event)."""
+        key = ("leg", why)
+        if key not in self._memo:
+            self._memo[key] = self._plan_leg(why)
+        return self._memo[key]
 
-    def _check_brake(self, t: float) -> None:
-        if (self._speed() <= self.config.brake_speed_mps
-                or t - self._brake_started >= self.config.brake_timeout_s):
-            if self._brake_then == "rtl":
-                self._enter_rtl()
-            else:
-                self._enter_loiter()
+    def _path_home(self) -> list[XY] | None:
+        if "home" not in self._memo:
+            self._memo["home"] = self.planner(self._xy(), self.mission.home_xy)
+        return self._memo["home"]
 
-    def _enter_rtl(self) -> None:
-        self._fs_mode = "rtl"
-        self.phase = Phase.FAILSAFE_RETURN
-        home = self.mission.home_xy
-        if _dist(self._xy(), home) <= self.config.arrive_radius_m:
-            self._abort_at_home()
-            return
-        path = self.planner(self._xy(), home)
-        if path is None:
-            self._event(f"no path home from {self._fmt(self._xy())}: holding (latched)")
-            self._fs_latched = True
-            self._enter_hold()
-            return
-        self._issue(self._follow(path, self.mission.transit_speed_mps))
+    def _plan_leg(self, why: LegFrom) -> _Leg:
+        """Decide the leg: the task, whether a transit comes first, and its path."""
+        k = self.completed + (1 if why is LegFrom.NEXT else 0)
+        if k >= len(self.tasks):
+            return _Leg(LegKind.ALL_DONE)
+        task, here, near = self.tasks[k], self._xy(), self.config.arrive_radius_m
+        if task.kind == "return":
+            home = self.mission.home_xy
+            path = [here, home] if _dist(here, home) <= near else self._path_home()
+            if path is None:
+                return _Leg(LegKind.NO_PATH, why=f"no path home from {self._fmt(here)}")
+            return _Leg(LegKind.RETURN, path=tuple(path))
+        resume, goal = self._resume_path, None
+        if task.kind == "sample":
+            goal = None if why is LegFrom.ARRIVED else task.start
+        elif why is LegFrom.RESUME and self._interrupted is ExecState.SURVEY:
+            goal, rest = remaining_path(task.path, here)
+            resume = tuple(rest)
+        elif why is LegFrom.RESUME and self._interrupted is ExecState.TRANSIT and resume:
+            # Interrupted again on the way back to the lane: the same point, not the lane's
+            # start (that would re-survey what is done and skip nothing new).
+            goal = resume[0]
+        elif why is not LegFrom.ARRIVED:
+            # Far from the piece (after a restart, or a transit to it was needed): go to the
+            # lane itself and survey it, skipping the previous turn.
+            resume = None
+            if _dist(here, task.start) > near:
+                goal = task.path[-2]
+                resume = (task.path[-2], task.path[-1])
+        if goal is not None and _dist(here, goal) > near:
+            path = self.planner(here, goal)
+            if path is None:
+                return _Leg(LegKind.NO_PATH,
+                            why=f"no path from {self._fmt(here)} to {self._fmt(goal)}")
+            return _Leg(LegKind.TRANSIT, path=tuple(path), resume_path=resume)
+        if task.kind == "sample":
+            return _Leg(LegKind.SAMPLE, station_xy=task.start, resume_path=resume)
+        path = list(resume or task.path)
+        if _dist(here, path[0]) > 1e-3:
+            path[0] = here  # start from where the boat is (it is within arrive radius)
+        return _Leg(LegKind.LANE, path=tuple(path))
 
-    def _abort_at_home(self) -> None:
-        self.phase = Phase.ABORTED
-        self._fs_mode = None
-        self._issue(self._station(self.mission.home_xy))
-        self._save("aborted")
-        self._event(f"mission aborted at home after {self._fs_text}; progress kept "
+    def _dwell_over(self) -> bool:
+        dwell = self._t - self._acquired_at
+        return dwell >= self.mission.dwell_s and (
+            bool(self._readings) or dwell >= self.mission.dwell_s + self.config.sample_grace_s)
+
+    # --- effects ----------------------------------------------------------------------
+    def start_leg(self, why: LegFrom) -> None:
+        """Issue the leg's command."""
+        leg = self.leg(why)
+        self._resume_path = leg.resume_path
+        self._acquired_at, self._readings = None, []
+        if leg.kind is LegKind.NO_PATH:
+            self._fs_text = leg.why
+            self._issue(self._station(self._xy()))
+            self._save("running")
+            self._event(f"mission failed: {leg.why}")
+        elif leg.kind in (LegKind.TRANSIT, LegKind.RETURN):
+            self._issue(self._follow(leg.path, self.mission.transit_speed_mps))
+        elif leg.kind is LegKind.LANE:
+            self._issue(self._follow(leg.path, self.mission.speed_mps))
+        elif leg.kind is LegKind.SAMPLE:
+            self._issue(self._station(leg.station_xy))
+
+    def complete_task(self) -> None:
+        """The current lane or sample is done: count and persist it."""
+        self.completed += 1
+        self._save("running")
+        self._event(f"completed {self._task_label(self.completed - 1)} "
                     f"({self.completed}/{self.total})")
 
-    # --- normal flow ------------------------------------------------------------------
-    def _handle_feedback(self, t: float, nav: NavFeedback | None) -> None:
-        done = (nav is not None and self.command is not None and nav.finished
-                and nav.plan_id == self.command.plan_id)
-        if self._fs_mode == "rtl":
-            if done:
-                self._abort_at_home()
-            return
-        if self._fs_mode is not None or self.phase is Phase.ABORTED:
-            return
-        if self._sub == "transit":
-            if done:
-                self._start_task(t, after_transit=True)
-            return
-        if self._sub != "execute":
-            return
-        task = self.tasks[self.completed]
-        if task.kind == "sample":
-            if done and self._acquired_at is None:
-                self._acquired_at = t
-                self._event(f"station acquired at sample {task.sample.sample_id}")
-            if self._acquired_at is not None:
-                dwell = t - self._acquired_at
-                self._detail_extra = f" dwell {min(dwell, self.mission.dwell_s):.0f}/" \
-                                     f"{self.mission.dwell_s:.0f} s"
-                if dwell >= self.mission.dwell_s and (
-                        self._readings or dwell >= self.mission.dwell_s
-                        + self.config.sample_grace_s):
-                    self._record_sample(t, task.sample)
-                    self._complete_task(t)
-            return
-        if done:
-            self._complete_task(t)
-
-    def _record_sample(self, t: float, sp: SamplePoint) -> None:
+    def record_sample(self) -> None:
+        """Average the dwell's readings into the sample's record."""
+        sp = self.tasks[self.completed].sample
         n = len(self._readings)
         if n:
             mean = [sum(r[i] for r in self._readings) / n for i in range(5)]
-            rec = SampleRecord(sp.sample_id, mean[0], mean[1], t, mean[2], mean[3], mean[4], n)
+            rec = SampleRecord(sp.sample_id, mean[0], mean[1], self._t, mean[2], mean[3],
+                               mean[4], n)
         else:
-            rec = SampleRecord(sp.sample_id, sp.x_m, sp.y_m, t, None, None, None, 0)
+            rec = SampleRecord(sp.sample_id, sp.x_m, sp.y_m, self._t, None, None, None, 0)
             self._event(f"sample {sp.sample_id}: no water-quality reading during the dwell")
         self.records.append(rec)
         self._new_samples.append(rec)
 
-    def _complete_task(self, t: float) -> None:
-        task = self.tasks[self.completed]
-        if task.kind == "return" and \
-                _dist(self._xy(), self.mission.home_xy) > self.config.arrive_radius_m:
-            # The path ended off home (cross-track error, drift): keep station onto home
-            # first; the navigator's "station acquired" completes the task.
-            self._issue(self._station(self.mission.home_xy))
-            return
+    def station_acquired(self) -> None:
+        """The dwell starts."""
+        self._acquired_at = self._t
+        self._event(f"station acquired at sample {self.tasks[self.completed].sample.sample_id}")
+
+    def approach_home(self) -> None:
+        """The path home ended off home (cross-track error, drift): keep station onto it."""
+        self._issue(self._station(self.mission.home_xy))
+
+    def finish(self) -> None:
+        """The return home is done: the mission is complete."""
         self.completed += 1
-        if task.kind == "return":
-            self.phase = Phase.DONE
-            self._sub = "idle"
-            self._issue(self._station(self.mission.home_xy))
-            self._save("done")
-            self._event(f"mission complete: {self.n_lanes} lanes, {len(self.records)} samples, "
-                        "back home")
-            return
-        self._save("running")
-        self._event(f"completed {self._task_label(self.completed - 1)} "
-                    f"({self.completed}/{self.total})")
-        self._start_task(t)
+        self._issue(self._station(self.mission.home_xy))
+        self._save("done")
+        self._event(f"mission complete: {self.n_lanes} lanes, {len(self.records)} samples, "
+                    "back home")
 
-    def _start_task(self, t: float, resume: bool = False, after_transit: bool = False) -> None:
-        """Issue the command for the next task (a transit first when far from its start)."""
-        self._detail_extra = ""
-        if self.completed >= len(self.tasks):
-            self.phase = Phase.DONE
-            return
-        task = self.tasks[self.completed]
-        here = self._xy()
-        if task.kind == "return":
-            self.phase, self._sub = Phase.RETURN_HOME, "execute"
-            if _dist(here, self.mission.home_xy) <= self.config.arrive_radius_m:
-                path = [here, self.mission.home_xy]
-            else:
-                path = self.planner(here, self.mission.home_xy)
-            if path is None:
-                self._fail(f"no path home from {self._fmt(here)}")
-                return
-            self._issue(self._follow(path, self.mission.transit_speed_mps))
-            return
-        if task.kind == "lane":
-            if resume and self._sub == "execute":
-                q, rest = remaining_path(task.path, here)
-                self._resume_path = rest
-                goal = q
-            elif resume and self._sub == "transit" and self._resume_path:
-                # Interrupted again on the way back to the lane: the same point, not the
-                # lane's start (that would re-survey what is done and skip nothing new).
-                goal = self._resume_path[0]
-            elif not after_transit:
-                # Far from the piece (after a restart, or a transit to it was needed): go to
-                # the lane itself and survey it, skipping the previous turn.
-                self._resume_path = None
-                goal = None
-                if _dist(here, task.start) > self.config.arrive_radius_m:
-                    goal = task.path[-2]
-                    self._resume_path = [task.path[-2], task.path[-1]]
-            else:
-                goal = None
-        else:
-            goal = None if after_transit else task.start
-            self._acquired_at, self._readings = None, []
-        if goal is not None and _dist(here, goal) > self.config.arrive_radius_m:
-            path = self.planner(here, goal)
-            if path is None:
-                self._fail(f"no path from {self._fmt(here)} to {self._fmt(goal)}")
-                return
-            self.phase, self._sub = Phase.TRANSIT, "transit"
-            self._issue(self._follow(path, self.mission.transit_speed_mps))
-            return
-        self._sub = "execute"
-        if task.kind == "lane":
-            self.phase = Phase.SURVEY
-            path = list(self._resume_path) if self._resume_path else list(task.path)
-            self._resume_path = None
-            if _dist(here, path[0]) > 1e-3:
-                path[0] = here  # start from where the boat is (it is within arrive radius)
-            self._issue(self._follow(path, self.mission.speed_mps))
-        else:
-            self.phase = Phase.SAMPLE
-            self._acquired_at, self._readings = None, []
-            self._issue(self._station(task.start))
+    def note_request(self, what: str) -> None:
+        """A fail-safe asks for ``what``: say so; a geofence cause latches hold and loiter."""
+        self.note_fence()
+        self._fs_text = self._fs.reasons()
+        self._event(f"fail-safe: {self._fs_text}: {what}")
 
-    def _fail(self, why: str) -> None:
-        self.phase = Phase.FAILED
-        self._fs_text = why
+    def note_fence(self) -> None:
+        """A geofence hold or loiter latches (ArduPilot keeps the fence action's mode)."""
+        if self.fence_cause():
+            self._fence_latched = True
+
+    def request_return(self) -> None:
+        """Latch the return home."""
+        self._return_latched = True
+        self._fs_text = self._fs.reasons()
+        self._event(f"fail-safe: {self._fs_text}: returning home (latched)")
+
+    def hold_here(self) -> None:
+        """Station keeping where the boat is."""
         self._issue(self._station(self._xy()))
-        self._save("running")
-        self._event(f"mission failed: {why}")
+
+    def brake(self) -> None:
+        """Station keeping on the spot until slow (the brake's clock starts)."""
+        self._brake_started = self._t
+        self.hold_here()
+
+    def loiter(self) -> None:
+        """Circle around the loiter centre."""
+        self._issue(NavCommand(0, NavMode.LOITER, station_xy=self.loiter_centre(),
+                               loiter_radius_m=self.config.loiter_radius_m,
+                               speed_mps=min(self.mission.transit_speed_mps, 1.0),
+                               heading_into_weather=self.config.heading_into_weather,
+                               collision_avoidance=self.config.collision_avoidance))
+
+    def loiter_does_not_fit(self) -> None:
+        """Hold instead of a loiter circle that does not fit in the geofence."""
+        self._event("loiter circle does not fit in the geofence: holding instead")
+        self.hold_here()
+
+    def go_home(self) -> None:
+        """Follow the planned path home (the fail-safe return)."""
+        self._issue(self._follow(self._path_home(), self.mission.transit_speed_mps))
+
+    def no_way_home(self) -> None:
+        """No path home: hold, latched."""
+        self._event(f"no path home from {self._fmt(self._xy())}: holding (latched)")
+        self._fence_latched = True
+        self.hold_here()
+
+    def abort_at_home(self) -> None:
+        """The fail-safe return ended at home: the mission ends aborted, progress kept."""
+        self._issue(self._station(self.mission.home_xy))
+        self._save("aborted")
+        self._event(f"mission aborted at home after {self._fs_text}; progress kept "
+                    f"({self.completed}/{self.total})")
 
     # --- helpers ----------------------------------------------------------------------
     def _follow(self, path: Sequence[XY], speed: float) -> NavCommand:
@@ -835,9 +908,12 @@ class MissionExecutive:
             state, detail = MissionState.RUNNING, f"SURVEY {label}"
         elif ph is Phase.SAMPLE:
             task = self.tasks[k]
+            dwell = ""
+            if self.state is ExecState.SAMPLE_DWELL:
+                d = self._t - self._acquired_at
+                dwell = f" dwell {min(d, self.mission.dwell_s):.0f}/{self.mission.dwell_s:.0f} s"
             state, detail = MissionState.RUNNING, (
-                f"SAMPLE {task.sample.sample_id} ({task.index + 1}/{self.n_samples})"
-                f"{self._detail_extra}")
+                f"SAMPLE {task.sample.sample_id} ({task.index + 1}/{self.n_samples}){dwell}")
         else:
             state, detail = MissionState.RUNNING, "RETURN_HOME"
         return ExecutiveStatus(state, ph, detail, min(k, self.total), self.total)
@@ -845,3 +921,154 @@ class MissionExecutive:
     def _output(self) -> StepOutput:
         return StepOutput(self.command, self._changed, self._status(),
                           list(self._new_samples), list(self._events))
+
+
+# --- the transition table ---------------------------------------------------------------
+Row = Transition[ExecState, ExecEvent, MissionExecutive]
+Fn = Callable[[MissionExecutive], Any]
+X, S, E = MissionExecutive, ExecState, ExecEvent
+_LEG_TARGET = {LegKind.ALL_DONE: S.DONE, LegKind.RETURN: S.RETURN_HOME,
+               LegKind.NO_PATH: S.FAILED, LegKind.TRANSIT: S.TRANSIT, LegKind.LANE: S.SURVEY,
+               LegKind.SAMPLE: S.SAMPLE_ACQUIRE}
+_NEXT = (LegKind.RETURN, LegKind.NO_PATH, LegKind.TRANSIT, LegKind.LANE, LegKind.SAMPLE)
+
+
+def _then(*effects: Fn | None) -> Fn:
+    run = [f for f in effects if f is not None]
+
+    def effect(m: MissionExecutive) -> None:
+        for f in run:
+            f(m)
+    return effect
+
+
+def _all(*guards: Fn | None) -> Fn:
+    need = [g for g in guards if g is not None]
+    return lambda m: all(g(m) for g in need)
+
+
+def _label(*parts: str) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def _asked_hold(m: MissionExecutive) -> None:
+    m.note_request("hold")
+
+
+def _asked_loiter(m: MissionExecutive) -> None:
+    m.note_request("loiter")
+
+
+def _fence_latched(m: MissionExecutive) -> bool:
+    return m._fence_latched
+
+
+def _return_latched(m: MissionExecutive) -> bool:
+    return m._return_latched
+
+
+def _continue_return(m: MissionExecutive) -> None:
+    m._event("fail-safe hold/loiter cleared: continuing the return home")
+
+
+def _resume(m: MissionExecutive) -> None:
+    m._event(f"fail-safe cleared ({m._fs_text}): resuming the mission")
+
+
+def _legs(state: ExecState, event: ExecEvent, why: LegFrom, kinds: Sequence[LegKind],
+          before: Fn | None = None, guard: Fn | None = None, when: str = "") -> list[Row]:
+    """Rows that start the leg planned for ``why``: one per kind it can be."""
+    return [Row(state, event, _LEG_TARGET[kind], _then(before, lambda m: m.start_leg(why)),
+                _all(guard, lambda m, k=kind: m.leg(why).kind is k), _label(when, kind.value))
+            for kind in kinds]
+
+
+def _returns(state: ExecState, event: ExecEvent, before: Fn | None = None,
+             guard: Fn | None = None, when: str = "") -> list[Row]:
+    """The return home: aborted at once when home, a latched hold without a path, or the path."""
+    return [Row(state, event, S.ABORTED, _then(before, X.abort_at_home),
+                _all(guard, X.at_home), _label(when, "at home")),
+            Row(state, event, S.FAILSAFE_HOLD, _then(before, X.no_way_home),
+                _all(guard, X.no_path_home), _label(when, "no path home")),
+            Row(state, event, S.FAILSAFE_RETURN, _then(before, X.go_home), _all(guard), when)]
+
+
+def _loiters(state: ExecState, event: ExecEvent, before: Fn | None = None, *,
+             brake: bool = True, guard: Fn | None = None, when: str = "") -> list[Row]:
+    """A loiter: braking first at the fence while moving; a hold when it does not fit."""
+    rows = [Row(state, event, S.FAILSAFE_BRAKE_TO_LOITER, _then(before, X.brake),
+                _all(guard, X.fence_and_moving), _label(when, "geofence, moving"))]
+    return (rows if brake else []) + [
+        Row(state, event, S.FAILSAFE_HOLD, _then(before, X.loiter_does_not_fit),
+            _all(guard, lambda m: m.loiter_centre() is None), _label(when, "does not fit")),
+        Row(state, event, S.FAILSAFE_LOITER, _then(before, X.loiter), _all(guard), when)]
+
+
+def _return_request(state: ExecState, before: Fn | None = None) -> list[Row]:
+    """The first return-home request: braking first at the fence, then the return (latched)."""
+    return [Row(state, E.RETURN_HOME, S.FAILSAFE_BRAKE_TO_RETURN,
+                _then(before, X.request_return, X.brake), X.fence_cause, "geofence"),
+            *_returns(state, E.RETURN_HOME, _then(before, X.request_return))]
+
+
+def _interruptions(state: ExecState) -> list[Row]:
+    """A fail-safe interrupts a mission state, which the resume continues."""
+    def interrupt(m: MissionExecutive) -> None:
+        m._interrupted = state
+
+    return [*_return_request(state, interrupt),
+            Row(state, E.HOLD, S.FAILSAFE_HOLD, _then(interrupt, _asked_hold, X.hold_here)),
+            *_loiters(state, E.LOITER, _then(interrupt, _asked_loiter))]
+
+
+def _holding(state: ExecState) -> list[Row]:
+    """Hold or loiter: the other one, the return, or the resume once every fault cleared."""
+    hold, loiter = S.FAILSAFE_HOLD, S.FAILSAFE_LOITER
+    switch = ([Row(hold, E.HOLD, hold, X.note_fence), *_loiters(hold, E.LOITER, _asked_loiter)]
+              if state is hold else
+              [Row(loiter, E.HOLD, hold, _then(_asked_hold, X.hold_here)),
+               Row(loiter, E.LOITER, loiter, X.note_fence)])
+    return [*_return_request(state), *switch,
+            Row(state, E.CLEAR, state, guard=_fence_latched, when="geofence latched"),
+            *_returns(state, E.CLEAR, _continue_return, _return_latched, "return latched"),
+            *_legs(state, E.CLEAR, LegFrom.RESUME, _NEXT, _resume, when="resume")]
+
+
+def _overridden(state: ExecState) -> list[Row]:
+    """Braking, returning or aborted: a hold or loiter request still takes over."""
+    return [Row(state, E.HOLD, S.FAILSAFE_HOLD, _then(_asked_hold, X.hold_here)),
+            *_loiters(state, E.LOITER, _asked_loiter)]
+
+
+#: The executive's behaviour, row by row: the first row of (state, event) whose guard holds
+#: is taken (drawn in the package README).
+TRANSITIONS: tuple[Row, ...] = (
+    *_legs(S.IDLE, E.START, LegFrom.START, (LegKind.ALL_DONE, *_NEXT)),
+    *_legs(S.TRANSIT, E.NAV_DONE, LegFrom.ARRIVED, (LegKind.LANE, LegKind.SAMPLE)),
+    *_legs(S.SURVEY, E.NAV_DONE, LegFrom.NEXT, _NEXT, X.complete_task),
+    Row(S.SAMPLE_ACQUIRE, E.NAV_DONE, S.SAMPLE_DWELL, X.station_acquired),
+    *_legs(S.SAMPLE_DWELL, E.DWELL_DONE, LegFrom.NEXT, _NEXT,
+           _then(X.record_sample, X.complete_task)),
+    *(row for st in (S.RETURN_HOME, S.HOME_APPROACH) for row in (
+        Row(st, E.NAV_DONE, S.DONE, X.finish, X.at_home, "at home"),
+        Row(st, E.NAV_DONE, S.HOME_APPROACH, X.approach_home))),
+    *(row for st in MISSION_STATES for row in _interruptions(st)),
+    *_holding(S.FAILSAFE_HOLD),
+    *_holding(S.FAILSAFE_LOITER),
+    Row(S.FAILSAFE_BRAKE_TO_LOITER, E.HOLD, S.FAILSAFE_HOLD, _then(_asked_hold, X.hold_here)),
+    *_loiters(S.FAILSAFE_BRAKE_TO_LOITER, E.LOITER, brake=False, guard=X.braked, when="braked"),
+    *_loiters(S.FAILSAFE_BRAKE_TO_LOITER, E.CLEAR, brake=False, guard=X.braked, when="braked"),
+    *_return_request(S.FAILSAFE_BRAKE_TO_LOITER),
+    *_overridden(S.FAILSAFE_BRAKE_TO_RETURN),
+    *_returns(S.FAILSAFE_BRAKE_TO_RETURN, E.CLEAR, guard=X.braked, when="braked"),
+    *_overridden(S.FAILSAFE_RETURN),
+    Row(S.FAILSAFE_RETURN, E.NAV_DONE, S.ABORTED, X.abort_at_home),
+    *_overridden(S.ABORTED),
+)
+TABLE = TransitionTable(TRANSITIONS, ExecState.IDLE)
+
+
+def transition_table_markdown() -> str:
+    """The transition table as a Mermaid state diagram (for the package README)."""
+    return TABLE.mermaid(finals=(ExecState.DONE, ExecState.FAILED),
+                         groups={"mission": MISSION_STATES})
