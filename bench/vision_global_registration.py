@@ -90,7 +90,7 @@ def open3d_ransac(scan: np.ndarray, mesh, voxel: float) -> tuple[np.ndarray, flo
     cad = reg_mod.prepare_cad(mesh)
     tgt_pts, tgt_f = cad.features(voxel)
     src_pts = voxel_downsample(scan, voxel)
-    src_f = reg_mod._fpfh(src_pts, voxel, "propagate")
+    src_f = reg_mod.fpfh_features(src_pts, voxel, "propagate")
 
     def cloud(p: np.ndarray):
         return o3d.geometry.PointCloud(o3d.utility.Vector3dVector(p))
