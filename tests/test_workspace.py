@@ -136,6 +136,12 @@ def test_package_xml_declares_what_the_code_imports(repo, package):
         missing = sorted({ROSDEP_KEYS.get(m, m) for m in mods} - deps)
         assert not missing, (f"src/{package}/package.xml: declare {missing} "
                              f"(imported by {where.relative_to(repo)})")
+    # The embedded simulator is the world the pillars are tested in: its code must not import
+    # them, or a bug the two share is invisible to the tests (its tests may, to compare).
+    if package == "dg_sim":
+        pillars = _imported_modules(repo / "src/dg_sim/dg_sim") & {
+            "dg_autonomy", "dg_motion", "dg_vision"}
+        assert not pillars, f"dg_sim's code imports the systems under test {sorted(pillars)}"
 
 
 def test_every_benchmark_row_states_its_reference(repo):

@@ -10,6 +10,8 @@ import zxingcpp
 from dg_sim.inspection.cell import DEFECT_TYPES, CellConfig, InspectionCell
 from dg_sim.inspection.depth import DepthSensor, DepthSensorModel, PartPose
 from dg_sim.inspection.machined import (
+    PartDesign,
+    Region,
     SurfaceDefect,
     build_mesh,
     default_part,
@@ -143,6 +145,22 @@ def test_machined_part_mesh_is_watertight_with_the_designed_volume():
     assert mesh.get_volume() == pytest.approx(volume, rel=1e-9)
     assert np.allclose(mesh.get_min_bound(), [-30, -20, 0])
     assert np.allclose(mesh.get_max_bound(), [30, 20, 16])
+
+
+def test_machined_part_regions_that_do_not_close_a_solid_are_rejected():
+    from shapely.geometry import Polygon
+    left = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)])
+    right = Polygon([(10, 0), (20, 0), (20, 10), (10, 10)])
+    two_steps = build_mesh(PartDesign("ok", (Region(left, 5.0), Region(right, 3.0))))
+    assert two_steps.is_watertight() and two_steps.get_volume() == pytest.approx(800.0)
+    # The right region splits the shared edge at (10, 5), the left one does not; or overlap.
+    split = Polygon([(10, 0), (20, 0), (20, 10), (10, 10), (10, 5)])
+    overlap = Polygon([(5, 5), (15, 5), (15, 15), (5, 15)])
+    for other in (split, overlap):
+        with pytest.raises(ValueError, match="do not make a closed solid"):
+            build_mesh(PartDesign("bad", (Region(left, 5.0), Region(other, 3.0))))
+    with pytest.raises(ValueError, match="height must be > 0"):
+        build_mesh(PartDesign("bad", (Region(left, float("nan")),)))
 
 
 def test_depth_sensor_sees_the_top_faces_with_its_noise_the_walls_and_the_dent():

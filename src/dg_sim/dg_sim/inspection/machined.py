@@ -7,10 +7,19 @@ tall, right 6 mm), a Ø14 mm boss 6 mm above the left top with a Ø6 x 4 mm blin
 Ø5 mm through holes and a Ø8 mm through hole in the lower step. CAD frame: millimetres,
 origin at the centre of the bottom face, z up.
 
-Mesh construction (:func:`build_mesh`): :func:`dg_vision.inspect3d.cad.extrude_regions`, the
-vision package's own builder of 2.5D CAD meshes (exact and watertight by construction, no mesh
-booleans), so the simulated part and the CAD model a recipe is taught with are one geometry.
-Circles are regular polygons of ``segments`` vertices shared by the regions on both sides.
+Mesh construction (:func:`build_mesh`): the simulator's own builder. It shares no code with
+dg_vision (the system under test): a bug in the inspection's CAD code must show up as a
+difference between the scan and the model, not in both. From the regions' rings, oriented so
+that each region lies on the left of its edges, every directed edge is paired with its
+reverse: the region owning the reverse is the neighbour, none means air (outline, through
+hole). The tops are each region's constrained Delaunay triangulation (shapely, no Steiner
+points); the bottom is one triangulation of the footprint, assembled with
+``shapely.build_area`` from the edges that border air; each edge whose neighbour is lower
+carries a vertical wall down to the neighbour's height, with a vertex at every height that
+meets either of its vertical sides, triangulated as two fans. The result is checked closed and
+consistently oriented (every directed edge's reverse used exactly once), which the ray
+caster's normals and a signed distance need. Circles are regular polygons of ``segments``
+vertices shared by the regions on both sides.
 
 Surface defects (:class:`SurfaceDefect`): dents and bumps on a top face, a raised-cosine
 profile of depth ``depth_mm`` and radius ``radius_mm``. They are applied to the depth sensor's
@@ -26,12 +35,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import open3d as o3d
-from shapely.geometry import Point, Polygon
-
-from dg_vision.inspect3d.cad import Region, extrude_regions
+import shapely
+from shapely.geometry import MultiLineString, Point, Polygon
+from shapely.geometry.polygon import orient
 
 #: Surface defect types of the machined part.
 PART_DEFECTS = ("dent", "bump")
+
+_Xy = tuple[float, float]  # a footprint vertex [mm]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A flat-topped region of a 2.5D part: its footprint (mm) and top height (mm, > 0)."""
+
+    polygon: Polygon
+    height: float
 
 
 @dataclass(frozen=True)
@@ -67,9 +86,75 @@ def default_part(segments: int = 96) -> PartDesign:
     return PartDesign("DG-BLOCK-02", regions)
 
 
+def _triangles(geometry: Polygon, upward: bool) -> np.ndarray:
+    """(T, 3, 2) constrained Delaunay triangles of ``geometry``, upward: counter-clockwise."""
+    tris = shapely.constrained_delaunay_triangles(geometry)
+    xy = shapely.get_coordinates(shapely.get_parts(tris)).reshape(-1, 4, 2)[:, :3]
+    e1, e2 = xy[:, 1] - xy[:, 0], xy[:, 2] - xy[:, 0]
+    flip = ((e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) > 0) != upward
+    xy[flip] = xy[flip, ::-1]
+    return xy
+
+
 def build_mesh(design: PartDesign) -> o3d.geometry.TriangleMesh:
-    """Watertight triangle mesh of ``design`` [mm], outward normals (see module docstring)."""
-    mesh = extrude_regions(design.regions)
+    """Closed triangle mesh of ``design`` [mm], outward normals (see module docstring)."""
+    regions = []
+    for i, r in enumerate(design.regions):
+        if not (isinstance(r.polygon, Polygon) and r.polygon.is_valid and r.polygon.area > 0):
+            raise ValueError(f"{design.name} region {i}: not a valid, non-empty Polygon")
+        if not (math.isfinite(r.height) and r.height > 0.0):
+            raise ValueError(f"{design.name} region {i}: height must be > 0 mm, "
+                             f"got {r.height}")
+        regions.append(Region(orient(r.polygon, sign=1.0), float(r.height)))
+    # Directed ring edges -> height of the region on their left (its inside).
+    owner: dict[tuple[_Xy, _Xy], float] = {}
+    for r in regions:
+        for ring in (r.polygon.exterior, *r.polygon.interiors):
+            pts = [(float(x), float(y)) for x, y in ring.coords]
+            owner.update({(a, b): r.height for a, b in zip(pts[:-1], pts[1:], strict=True)})
+    air = [(a, b) for a, b in owner if (b, a) not in owner]
+    # Heights of the mesh vertices on each vertical line: the tops there, z = 0 next to air.
+    levels: dict[_Xy, set[float]] = {}
+    for (a, _), h in owner.items():
+        levels.setdefault(a, set()).add(h)
+    for a, b in air:
+        levels[a].add(0.0)
+        levels[b].add(0.0)
+
+    index: dict[tuple[float, float, float], int] = {}
+
+    def vertex(xy: _Xy, z: float) -> int:
+        return index.setdefault((xy[0], xy[1], z), len(index))
+
+    faces: list[tuple[int, int, int]] = []
+
+    def add_flat(xy: np.ndarray, z: float) -> None:
+        for (x0, y0), (x1, y1), (x2, y2) in xy.tolist():
+            faces.append((vertex((x0, y0), z), vertex((x1, y1), z), vertex((x2, y2), z)))
+
+    for r in regions:
+        add_flat(_triangles(r.polygon, upward=True), r.height)
+    add_flat(_triangles(shapely.build_area(MultiLineString(air)), upward=False), 0.0)
+    for (a, b), top in owner.items():
+        low = owner.get((b, a), 0.0)
+        if low >= top:
+            continue  # no wall, or the higher neighbour's edge builds it
+        left = [vertex(a, z) for z in sorted(levels[a]) if low <= z <= top]
+        right = [vertex(b, z) for z in sorted(levels[b]) if low <= z <= top]
+        # Air (the lower side) is on the right of a -> b: fan from a's foot across b's side,
+        # then from b's top across a's side.
+        faces += [(left[0], right[j], right[j + 1]) for j in range(len(right) - 1)]
+        faces += [(left[i], right[-1], left[i + 1]) for i in range(len(left) - 1)]
+
+    tris = np.array(faces, np.int64)
+    edges = tris[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    keys, counts = np.unique(edges[:, 0] * len(index) + edges[:, 1], return_counts=True)
+    twins = np.isin(edges[:, 1] * len(index) + edges[:, 0], keys)
+    if counts.max() > 1 or not twins.all():
+        raise ValueError(f"{design.name}: the regions do not make a closed solid (they must "
+                         "not overlap, and shared edges must have the same vertices)")
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.array(list(index))),
+                                     o3d.utility.Vector3iVector(tris.astype(np.int32)))
     mesh.compute_vertex_normals()
     return mesh
 
