@@ -92,8 +92,8 @@ def test_state_changes_only_through_rows_of_the_table(recorded):
     ex2 = nav.ex
     nav.run(feed)
     visited = [after for before, _, after in recorded if before is not after]
-    assert visited == [ExecState.TRANSIT, ExecState.SURVEY, ExecState.TRANSIT, ExecState.SAMPLE_ACQUIRE, ExecState.SAMPLE_DWELL,
-                       ExecState.TRANSIT, ExecState.SAMPLE_ACQUIRE, ExecState.SAMPLE_DWELL,
+    sample = [ExecState.TRANSIT, ExecState.SAMPLE_ACQUIRE, ExecState.SAMPLE_DWELL]
+    assert visited == [ExecState.TRANSIT, ExecState.SURVEY, *sample, *sample,
                        ExecState.RETURN_HOME, ExecState.DONE]
 
 

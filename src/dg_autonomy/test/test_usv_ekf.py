@@ -98,6 +98,17 @@ def test_converges_from_unknown_heading():
     assert ekf.state[5] == pytest.approx(0.004, abs=0.002)
 
 
+def test_yaw_rate_variance_is_gyro_noise_plus_the_learned_bias_variance():
+    cfg = UsvEkfConfig(gyro_noise_radps=0.005, initial_gyro_bias_sigma_radps=0.01)
+    ekf = UsvEkf(cfg)
+    ekf.update_gnss(0.0, 0.0, 1.0)
+    assert ekf.yaw_rate_variance_radps2() == pytest.approx(0.005 ** 2 + 0.01 ** 2)
+    run_filter(ekf, truth_run(20.0), heading=True)
+    bias_var = ekf.covariance[5, 5]
+    assert bias_var < 0.5 * 0.01 ** 2                   # the bias became observable
+    assert ekf.yaw_rate_variance_radps2() == pytest.approx(0.005 ** 2 + bias_var)
+
+
 def test_heading_aid_converges_faster():
     truth = truth_run(20.0)
     ekf = run_filter(UsvEkf(), truth, heading=True)

@@ -18,10 +18,11 @@ Prediction (IMU, zero-order hold over ``dt``)::
                                             the GNSS track)
     biases: random walks
 
-``a_x, a_y`` are the horizontal specific force in the body frame, gravity removed (the node
-levels the IMU's acceleration with its roll/pitch). Process noise enters as continuous white
-noise (gyro, accelerometer or velocity walk, bias walks) integrated over ``dt``
-(``Q_d = G Q_c G^T dt``); the covariance uses the first-order transition ``F_d = I + F dt``.
+``a_x, a_y`` are the horizontal specific force in the body frame, gravity removed
+(:func:`~dg_autonomy.estimation.sensor_conditioning.level_imu` levels the IMU's acceleration
+with its roll/pitch). Process noise enters as continuous white noise (gyro, accelerometer or
+velocity walk, bias walks) integrated over ``dt`` (``Q_d = G Q_c G^T dt``); the covariance
+uses the first-order transition ``F_d = I + F dt``.
 
 Updates:
 
@@ -169,6 +170,10 @@ class UsvEkf:
     def position_sigma_m(self) -> float:
         """Square root of the trace of the position covariance [m] (the horizontal error radius)."""
         return math.sqrt(max(0.0, self.P[X, X] + self.P[Y, Y]))
+
+    def yaw_rate_variance_radps2(self) -> float:
+        """Variance of :attr:`yaw_rate_radps` [(rad/s)^2]: gyro noise density^2 + bias variance."""
+        return self.config.gyro_noise_radps ** 2 + float(self.P[BG, BG])
 
     def velocity_enu(self) -> tuple[float, float]:
         """Velocity over ground (east, north) [m/s]."""

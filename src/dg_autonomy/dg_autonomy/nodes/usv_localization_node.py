@@ -11,12 +11,15 @@ Topics (absolute defaults, VRX WAM-V names; change them with the ``*_topic`` par
   out of range or farther than ``max_gnss_range_m`` from the datum (``out_of_range``), a fix
   the gate refuses (``outlier``). A NaN altitude is allowed (REP: unknown altitude). The fix
   covariance's east/north block is used when its type is known (floored at
-  ``gnss_sigma_floor_m``), else ``gnss_sigma_default_m``.
+  ``gnss_sigma_floor_m``), else ``gnss_sigma_default_m``
+  (:func:`~dg_autonomy.estimation.sensor_conditioning.gnss_covariance_en_m2`).
 * ``imu_topic`` = ``/wamv/sensors/imu/imu/data`` (sensor_msgs/Imu, sub, SENSOR_QOS). Every
   valid sample predicts the filter by the time since the previous one (header stamps); the
-  specific force is levelled with the IMU's roll and pitch and its horizontal part drives the
-  velocity (``use_accel``); the orientation's yaw (ENU, as VRX/gz and usv_sim report it) is
-  fused as a heading (``use_imu_heading``) unless its covariance says it is absent (-1).
+  specific force is levelled with the IMU's roll and pitch
+  (:func:`~dg_autonomy.estimation.sensor_conditioning.level_imu`) and its horizontal part
+  drives the velocity (``use_accel``); the orientation's yaw (ENU, as VRX/gz and usv_sim
+  report it) is fused as a heading (``use_imu_heading``) unless its covariance says it is
+  absent (-1).
   Rejected: NaN/Inf (``non_finite``), a non-unit quaternion (``quaternion``), rates or
   accelerations out of range (``out_of_range``), a stamp not after the previous one
   (``stamp``).
@@ -45,6 +48,7 @@ for the first fix or during an outage, ERROR when the IMU is stale.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -55,6 +59,11 @@ from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Imu, NavSatFix, NavSatStatus
 from tf2_msgs.msg import TFMessage
 
+from dg_autonomy.estimation.sensor_conditioning import (
+    gnss_covariance_en_m2,
+    heading_sigma_rad,
+    level_imu,
+)
 from dg_autonomy.estimation.usv_ekf import PSI, EkfInputError, U, UsvEkf, UsvEkfConfig, V, X, Y
 from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.geodesy import Datum, GeodesyError, geodetic_to_enu
@@ -191,7 +200,8 @@ class UsvLocalizationNode(DgNode):
             self.reject(mon, "out_of_range", f"gnss: fix {math.hypot(e, n):.0f} m from the "
                         f"datum (limit {p.max_gnss_range_m:.0f} m)")
             return
-        cov = self._gnss_covariance(msg)
+        cov = gnss_covariance_en_m2(msg.position_covariance, msg.position_covariance_type,
+                                    p.gnss_sigma_default_m, p.gnss_sigma_floor_m)
         if cov is None:
             self.reject(mon, "non_finite", "gnss: non-finite or negative covariance")
             return
@@ -205,21 +215,6 @@ class UsvLocalizationNode(DgNode):
                         f"(NIS {self.ekf.last_nis:.1f} > {p.gnss_gate_chi2:.1f})")
             return
         mon.tick(self.now_s())
-
-    def _gnss_covariance(self, msg: NavSatFix) -> np.ndarray | None:
-        """East/north 2x2 covariance of a fix (floored), or None when it is malformed."""
-        p = self.params
-        floor = p.gnss_sigma_floor_m ** 2
-        if msg.position_covariance_type == NavSatFix.COVARIANCE_TYPE_UNKNOWN:
-            return np.eye(2) * max(p.gnss_sigma_default_m ** 2, floor)
-        c = np.asarray(msg.position_covariance, dtype=float).reshape(3, 3)[:2, :2]
-        if not np.all(np.isfinite(c)) or c[0, 0] < 0.0 or c[1, 1] < 0.0:
-            return None
-        if msg.position_covariance_type != NavSatFix.COVARIANCE_TYPE_KNOWN:
-            c = np.diag(np.diag(c))            # approximated / diagonal known: no cross terms
-        c = 0.5 * (c + c.T)
-        w, vec = np.linalg.eigh(c)
-        return vec @ np.diag(np.maximum(w, floor)) @ vec.T
 
     # --- IMU ------------------------------------------------------------------------------
     def _on_imu(self, msg: Imu) -> None:
@@ -240,14 +235,13 @@ class UsvLocalizationNode(DgNode):
             self.reject(mon, "out_of_range", f"imu: rate ({w.x:.3g}, {w.y:.3g}, {w.z:.3g}) "
                         f"rad/s or acceleration ({a.x:.3g}, {a.y:.3g}, {a.z:.3g}) m/s^2")
             return
+        quaternion: Sequence[float] | None = None
         if has_orientation:
-            norm = math.sqrt(q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w)
+            quaternion = (q.x, q.y, q.z, q.w)
+            norm = math.hypot(*quaternion)
             if abs(norm - 1.0) > 1e-2:
                 self.reject(mon, "quaternion", f"imu: orientation norm {norm:.3f} is not 1")
                 return
-            roll, pitch, yaw = _euler_from_quaternion(q.x, q.y, q.z, q.w)
-        else:
-            roll = pitch = yaw = 0.0
         now = self.now_s()
         stamp = stamp_to_s(msg.header.stamp)
         if stamp <= 0.0:
@@ -256,17 +250,14 @@ class UsvLocalizationNode(DgNode):
             self.reject(mon, "stamp", f"imu: stamp {stamp:.3f} s not after the previous "
                         f"{self._last_imu_s:.3f} s")
             return
-        # Yaw rate about the vertical and the levelled horizontal specific force.
-        cr, sr, cp, sp = math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch)
-        yaw_rate = (w.y * sr + w.z * cr) / max(cp, 1e-3)
-        ay_level = cr * a.y - sr * a.z
-        ax_level = cp * a.x + sp * (sr * a.y + cr * a.z)
+        imu = level_imu((w.x, w.y, w.z), (a.x, a.y, a.z), quaternion)
         dt = None if self._last_imu_s is None else stamp - self._last_imu_s
         self._last_imu_s = stamp
         mon.tick(now)
         if dt is not None and dt <= p.max_imu_gap_s:
             try:
-                self.ekf.predict(yaw_rate, (ax_level, ay_level) if p.use_accel else None, dt)
+                self.ekf.predict(imu.yaw_rate_radps, imu.accel_xy_mps2 if p.use_accel else None,
+                                 dt)
             except EkfInputError as exc:
                 self.reject(mon, "out_of_range", str(exc))
                 return
@@ -274,9 +265,8 @@ class UsvLocalizationNode(DgNode):
             self.get_logger().warning(f"imu gap of {dt:.2f} s: not predicted over",
                                       throttle_duration_sec=1.0)
         if has_orientation and p.use_imu_heading:
-            sigma = max(math.sqrt(max(msg.orientation_covariance[8], 0.0)),
-                        p.heading_sigma_floor_rad)
-            self.ekf.update_heading(yaw, sigma)
+            self.ekf.update_heading(imu.yaw_rad, heading_sigma_rad(
+                msg.orientation_covariance[8], p.heading_sigma_floor_rad))
         if self.ekf.initialized:
             self._publish(msg.header.stamp if stamp_to_s(msg.header.stamp) > 0.0
                           else self.get_clock().now().to_msg())
@@ -310,7 +300,7 @@ class UsvLocalizationNode(DgNode):
         tc = np.zeros((6, 6))
         tc[:2, :2] = cov[np.ix_((U, V), (U, V))]
         tc[2, 2] = tc[3, 3] = tc[4, 4] = UNESTIMATED_VARIANCE
-        tc[5, 5] = self.ekf.config.gyro_noise_radps ** 2 + cov[5, 5]
+        tc[5, 5] = self.ekf.yaw_rate_variance_radps2()
         msg.twist.covariance = [float(v) for v in tc.ravel()]
         self._odom_pub.publish(msg)
         if self._tf_pub is not None:
@@ -346,16 +336,6 @@ class UsvLocalizationNode(DgNode):
                                f"(position sigma {ekf.position_sigma_m():.1f} m)")
         else:
             d.set_status(OK, "tracking")
-
-
-def _euler_from_quaternion(x: float, y: float, z: float, w: float) -> tuple[float, ...]:
-    """(roll, pitch, yaw) [rad] of a unit quaternion (ZYX / REP-103 convention)."""
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    x, y, z, w = x / n, y / n, z / n, w / n
-    roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
-    pitch = math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))
-    yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-    return roll, pitch, yaw
 
 
 def main(args: list[str] | None = None) -> None:

@@ -384,8 +384,9 @@ class UsvNavigatorNode(ActuatorNode):
                                                            GuidanceCommand.MODE_LOITER):
             return None
         x, y, psi, u, v, _ = self._state
-        course = psi + math.atan2(v, u) if math.hypot(u, v) > 0.05 else psi
-        own = OwnShip(x, y, psi, wrap_angle(course), math.hypot(u, v))
+        # Course and speed over ground of the body-frame twist; ColregsAvoidance itself
+        # decides below which speed the course is not trusted (it then uses the heading).
+        own = OwnShip(x, y, psi, wrap_angle(psi + math.atan2(v, u)), math.hypot(u, v))
         fresh = now_s - self._targets_stamp_s <= self.params.targets_max_age_s
         targets = self._targets if fresh else []
 
