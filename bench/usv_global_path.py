@@ -1,20 +1,48 @@
 """Benchmark 7: global path around islands on a 1000 x 1000 occupancy grid.
 
-Ours: ``dg_autonomy.planning.grid_planner.plan`` (any-angle, reduced visibility graph of the
-traced free space, exact grid search as fallback). Timed *cold*, on a fresh map whose
-roadmap has still to be built (what a first query costs), and *warm* (roadmap cached).
-Times are CPU times of the call (the goal), wall times reported too: the CI machine's two
-cores are shared with other jobs.
+Ours: ``dg_autonomy.planning.grid_planner.plan`` (any-angle: reduced visibility graph of the
+free space traced from the raster, exact grid search as fallback). Timed *cold*, on a fresh
+map whose roadmap has still to be built (what a first query costs), and *warm* (roadmap
+cached); the roadmap build alone is timed on another fresh map. Times are CPU times (the
+goals), wall times reported too: the CI machine's two cores are shared with other jobs.
 
-Reference: a plain pure-Python 8-connected A* (heapq, octile heuristic, no corner cutting)
-on the same grids, timed in this run.
+Reference: the optimum. Among polygonal obstacles the shortest path is the shortest path in
+the visibility graph of the obstacle corners (Lozano-Perez & Wesley, CACM 22(10), 1979),
+computed here by the PyPI library ``extremitypathfinder`` (visibility graph of the
+free-space polygon's extremities, then A*), release 2.1.0: the newest that installs beside
+numpy 2 on Python 3.11 (2.2 to 2.7 require numpy < 2, 2.8 requires Python 3.12). Its
+preprocessing (``store`` + ``prepare``, once per map) and its query (``find_shortest_path``,
+the point-in-map test skipped: the points are known to be inside) are timed as references
+for ours warm (query) and cold (preprocessing + query).
 
-Optimal cost, computed independently of both: SciPy's compiled Dijkstra
-(``scipy.sparse.csgraph.dijkstra``) over the full 8-connected grid graph (diagonal steps
-may not cut an occupied corner), built here from the raster. Exact for that graph and
-unrelated to our code path; the A* must return the same cost (a check of the reference).
-Our path is any-angle, so it may be *shorter* than the 8-connected optimum (up to ~8 % on
-open water); the goal is ours / optimal <= 1.01.
+Which polygon. The maps are made here as polygons, so the reference is built from that
+geometry, not traced back from the raster: ``GridMap.from_polygons`` shrinks the lake by the
+5 m inflation, ``F = lake.buffer(-5 m)``, and marks a 1 m cell free when its centre lies in
+``F`` (checked here: no free cell has its centre outside ``F``). Our planner sees the raster
+``R``, the union of the free cell squares (a path is valid when every point lies in a free
+cell), which is neither inside nor around ``F``. Every point of ``R`` lies within half a cell
+diagonal ``d = r / sqrt(2)`` of a free cell centre, inside ``F``; every point of ``F`` shrunk
+by ``d`` lies in a cell whose centre is in ``F``. So ``F - d <= R <= F + d``, and the
+reference polygon is ``F + d`` (shapely buffer with mitre joins, which contain the round
+offset):
+
+- ``optimum(F + d) <= optimum(R)``: no valid raster path, ours included, is shorter than the
+  reference (checked: ``cost_over_optimum_min >= 1``);
+- ``optimum(R) <= optimum(F - d)``: the reference is harsher than the raster's own optimum
+  by at most what moving the obstacles by ``2 d = sqrt(2) r`` costs. A taut path bending by
+  ``theta`` at a corner lengthens by ``2 (2 d) tan(theta / 2)`` to first order when the
+  corner moves by ``2 d`` (about a cell for a 40 deg bend); ``reference_raster_slack_max``
+  reports that sum over the reference path's bends, over its length (an estimate: not a
+  bound where moving the shores opens or closes a passage).
+
+Goals: ours / optimum(F + d) <= 1.01 for every query, the slack above counted against us (no
+extra tolerance); median CPU times cold and warm <= 100 ms and no slower than the library's
+(preprocessing + query, query alone); our roadmap build no slower than its preprocessing.
+
+Context, exact and independent of both: the optimal 8-connected grid cost (SciPy's
+``scipy.sparse.csgraph.dijkstra`` on the full grid graph, diagonal steps may not cut an
+occupied corner). Such a path lies in ``R``, so it bounds the reference from above (checked)
+and shows what any-angle planning saves over grid planning (up to ~8 % on open water).
 
 Validity, checked here on the raster: points every 0.1 cell along our path must all lie in
 free cells.
@@ -23,14 +51,13 @@ Maps: seeded lakes filling a 1000 m square at 1 m resolution (1000 x 1000 cells)
 islands, shore and islands inflated by 5 m; two start/goal pairs per map, at least 600 m
 apart with the straight line between them blocked.
 
-Run: ``python bench/usv_global_path.py --json bench/results/usv_global_path.json``.
+Run: ``python bench/usv_global_path.py --json bench/results/usv_global_path.json``
+(``--maps N``: the first N maps only).
 """
 
 from __future__ import annotations
 
 import argparse
-import heapq
-import json
 import math
 import statistics
 import sys
@@ -38,10 +65,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import shapely
+from _report import Report, bench_parser, run_bench
+from extremitypathfinder import PolygonEnvironment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from shapely import affinity
 from shapely.geometry import Polygon
+from shapely.geometry.polygon import orient
 from usv_coverage import star_polygon
 
 from dg_autonomy.planning.grid_planner import GridMap, plan
@@ -54,11 +85,14 @@ RESOLUTION_M = 1.0
 INFLATION_M = 5.0
 GOAL_MS = 100.0
 GOAL_RATIO = 1.01
+#: Round-off allowed in the exact checks (reference below the 8-connected optimum, ours
+#: not below the reference) [relative].
+CHECK_RTOL = 1e-9
 SQRT2 = math.sqrt(2.0)
 
 
-def random_map(seed: int) -> GridMap:
-    """A lake filling the square with 5..9 islands, rasterised at 1 m."""
+def random_lake(seed: int) -> Polygon:
+    """A lake filling the square with 5..9 islands (holes)."""
     rng = np.random.default_rng(seed)
     c = (SIZE_M / 2, SIZE_M / 2)
     shore = star_polygon(rng, c, 0.45 * SIZE_M, 240, amplitude=0.2)
@@ -79,8 +113,35 @@ def random_map(seed: int) -> GridMap:
         if inner.contains(island) and not any(island.buffer(40.0).intersects(h)
                                               for h in holes):
             holes.append(island)
-    lake = Polygon(shore.exterior.coords, [h.exterior.coords for h in holes])
-    return GridMap.from_polygons(lake, [], RESOLUTION_M, INFLATION_M)
+    return Polygon(shore.exterior.coords, [h.exterior.coords for h in holes])
+
+
+def free_centres_outside(grid: GridMap, free: Polygon) -> int:
+    """Free cells whose centre lies outside ``free`` (0 when the raster was made from it)."""
+    i, j = np.nonzero(~grid.occupied)
+    ox, oy = grid.origin_xy
+    r = grid.resolution_m
+    return int(np.count_nonzero(~shapely.intersects_xy(free, ox + (j + 0.5) * r,
+                                                       oy + (i + 0.5) * r)))
+
+
+def reference_region(free: Polygon, resolution_m: float) -> Polygon:
+    """``free`` grown by half a cell diagonal: contains every free cell square (module doc)."""
+    grown = free.buffer(resolution_m / SQRT2, join_style="mitre")
+    if not isinstance(grown, Polygon):
+        raise ValueError(f"the navigable water is in several pieces ({grown.geom_type}): "
+                         "the reference takes one polygon with holes")
+    return grown
+
+
+def reference_environment(region: Polygon) -> PolygonEnvironment:
+    """The library's environment of ``region``, preprocessed (its visibility graph built)."""
+    poly = orient(region, 1.0)  # the library's convention: boundary CCW, holes CW
+    env = PolygonEnvironment()
+    env.store(np.asarray(poly.exterior.coords)[:-1],
+              [np.asarray(h.coords)[:-1] for h in poly.interiors], validate=True)
+    env.prepare()
+    return env
 
 
 def queries(grid: GridMap, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -113,6 +174,18 @@ def blocked_samples(grid: GridMap, path: np.ndarray) -> int:
     return bad
 
 
+def bend_slack_m(path: np.ndarray, shift_m: float) -> float:
+    """First-order lengthening of a taut path when the corners at its bends move by shift_m.
+
+    A bend of turning angle theta whose corner moves out by ``shift_m`` (its edges along the
+    path: the sharpest corner the path allows) moves the vertex by shift / cos(theta / 2)
+    against a length gradient of 2 sin(theta / 2): ``2 shift tan(theta / 2)`` per bend.
+    """
+    heading = np.arctan2(*np.diff(path, axis=0).T[::-1])
+    turn = np.abs(np.angle(np.exp(1j * np.diff(heading))))
+    return float(np.sum(2.0 * shift_m * np.tan(turn / 2.0)))
+
+
 def grid_graph(occ: np.ndarray, r: float):
     """8-connected CSR graph of free cells, no corner cutting (for SciPy's Dijkstra)."""
     h, w = occ.shape
@@ -133,59 +206,15 @@ def grid_graph(occ: np.ndarray, r: float):
                       shape=(h * w, h * w)).tocsr()
 
 
-def astar(occ: np.ndarray, start: tuple[int, int],
-          goal: tuple[int, int]) -> tuple[float, list[tuple[int, int]]]:
-    """Plain pure-Python 8-connected A* (cost in cells, cell path); the reference."""
-    h, w = occ.shape
-    free = (~occ).ravel().tolist()
-    s, g = start[0] * w + start[1], goal[0] * w + goal[1]
-    gi, gj = goal
-    dist = [math.inf] * (h * w)
-    parent = [-1] * (h * w)
-    closed = bytearray(h * w)
-    dist[s] = 0.0
-    moves = ((0, 1, 1.0), (0, -1, 1.0), (1, 0, 1.0), (-1, 0, 1.0),
-             (1, 1, SQRT2), (1, -1, SQRT2), (-1, 1, SQRT2), (-1, -1, SQRT2))
-    heap = [(0.0, 0.0, s)]
-    while heap:
-        _, d, u = heapq.heappop(heap)
-        if closed[u]:
-            continue
-        if u == g:
-            cells = []
-            while u != -1:
-                cells.append(divmod(u, w))
-                u = parent[u]
-            return d, cells[::-1]
-        closed[u] = 1
-        ui, uj = divmod(u, w)
-        for di, dj, step in moves:
-            vi, vj = ui + di, uj + dj
-            if not (0 <= vi < h and 0 <= vj < w):
-                continue
-            v = vi * w + vj
-            if closed[v] or not free[v]:
-                continue
-            if di and dj and not (free[ui * w + vj] and free[vi * w + uj]):
-                continue
-            nd = d + step
-            if nd < dist[v]:
-                dist[v] = nd
-                parent[v] = u
-                dx, dy = abs(vj - gj), abs(vi - gi)
-                heapq.heappush(heap, (nd + dx + dy + (SQRT2 - 2.0) * min(dx, dy), nd, v))
-    return math.inf, []
-
-
-def timed(fn, *args):
-    """(result, CPU seconds, wall seconds) of one call."""
+def timed(fn, *args, **kwargs):
+    """(result, CPU ms, wall ms) of one call."""
     c0, w0 = time.process_time(), time.perf_counter()
-    out = fn(*args)
-    return out, time.process_time() - c0, time.perf_counter() - w0
+    out = fn(*args, **kwargs)
+    return out, 1e3 * (time.process_time() - c0), 1e3 * (time.perf_counter() - w0)
 
 
 def plot(case: dict, out: Path) -> None:
-    """One map: occupancy, our any-angle path, the A* path."""
+    """One query: occupancy, our any-angle path, the reference optimum."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -196,20 +225,20 @@ def plot(case: dict, out: Path) -> None:
     ox, oy = grid.origin_xy
     ax.imshow(grid.occupied, origin="lower", cmap="Greys", vmin=0, vmax=1.6,
               extent=(ox, ox + w * grid.resolution_m, oy, oy + h * grid.resolution_m))
-    cells = np.array(case["astar_cells"])
-    centres = np.stack([grid.cell_center(i, j) for i, j in cells]) if len(cells) else None
-    if centres is not None:
-        ax.plot(centres[:, 0], centres[:, 1], "-", color="#e07b00", lw=1.2,
-                label=f"A* 8-connected: {case['astar_m']:.1f} m, {case['astar_ms']:.0f} ms (CPU)")
+    q = case["opt_path"]
+    ax.plot(q[:, 0], q[:, 1], "-", color="#e07b00", lw=2.4, alpha=0.8,
+            label=f"optimum (extremitypathfinder): {case['opt_m']:.1f} m, "
+                  f"{case['ref_query_ms']:.0f} ms query + {case['ref_prepare_ms']:.0f} ms "
+                  "preprocessing (CPU)")
     p = case["path"]
-    ax.plot(p[:, 0], p[:, 1], "-o", color="#1f5fa8", lw=1.6, ms=3,
-            label=f"ours (any-angle): {case['ours_m']:.1f} m, {case['cold_ms']:.0f} ms cold, "
+    ax.plot(p[:, 0], p[:, 1], "-o", color="#1f5fa8", lw=1.2, ms=3,
+            label=f"ours: {case['ours_m']:.1f} m, {case['cold_ms']:.0f} ms cold, "
                   f"{case['warm_ms']:.1f} ms warm (CPU)")
     ax.plot(*p[0], "s", color="green", ms=8, label="start")
     ax.plot(*p[-1], "*", color="red", ms=12, label="goal")
     ax.set_title(f"map seed {case['seed']}: 1000 x 1000 cells at 1 m, islands inflated 5 m\n"
-                 f"optimal 8-connected (SciPy Dijkstra) {case['opt_m']:.1f} m; "
-                 f"ours / optimal = {case['ratio']:.3f}", fontsize=10)
+                 f"ours / optimum = {case['ratio']:.4f}; optimal 8-connected "
+                 f"{case['grid8_m']:.1f} m", fontsize=10)
     ax.legend(loc="lower left", fontsize=8)
     ax.set_xlabel("x east [m]")
     ax.set_ylabel("y north [m]")
@@ -218,94 +247,140 @@ def plot(case: dict, out: Path) -> None:
     plt.close(fig)
 
 
-def main() -> int:
-    """Run the benchmark, print a table, write the JSON and the PNG."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, default=Path("bench/results") / f"{NAME}.json")
-    args = parser.parse_args()
-    t0 = time.perf_counter()
+def run_map(seed: int) -> tuple[dict, list[dict]]:
+    """One map: its reference environment, then our planner and the reference per query."""
+    lake = random_lake(seed)
+    base = GridMap.from_polygons(lake, [], RESOLUTION_M, INFLATION_M)
+    free = lake.buffer(-INFLATION_M)  # what from_polygons rasterises
+    r = base.resolution_m
+    env, ref_prep, ref_prep_wall = timed(reference_environment, reference_region(free, r))
+    fresh = GridMap(base.occupied, r, base.origin_xy)
+    _, own_prep, own_prep_wall = timed(lambda: fresh.roadmap)
+    summary = {"seed": seed, "free_centres_outside": free_centres_outside(base, free),
+               "ref_prepare_ms": ref_prep, "ref_prepare_wall_ms": ref_prep_wall,
+               "own_prepare_ms": own_prep, "own_prepare_wall_ms": own_prep_wall}
+    graph = grid_graph(base.occupied, r)
+    w = base.shape[1]
     cases = []
-    for seed in SEEDS:
-        base = random_map(seed)
-        graph = grid_graph(base.occupied, base.resolution_m)
-        for start, goal in queries(base, seed):
-            sc, gc = base.cell_of(start), base.cell_of(goal)
-            grid = GridMap(base.occupied, base.resolution_m, base.origin_xy)  # cold caches
-            (res, cold, cold_wall) = timed(plan, grid, start, goal)
-            (_, warm, warm_wall) = timed(plan, grid, start, goal)
-            ((a_cells, a_path), a_cpu, a_wall) = timed(astar, base.occupied, sc, gc)
-            w = base.shape[1]
-            opt = float(dijkstra(graph, directed=False, indices=sc[0] * w + sc[1], min_only=True)[
-                gc[0] * w + gc[1]])
-            cases.append({
-                "seed": seed, "status": res.status.value, "grid": base,
-                "path": res.path_xy, "ours_m": res.cost_m, "opt_m": opt,
-                "astar_m": a_cells * base.resolution_m, "astar_cells": a_path,
-                "ratio": res.cost_m / opt, "cold_ms": 1e3 * cold, "warm_ms": 1e3 * warm,
-                "astar_ms": 1e3 * a_cpu, "cold_wall_ms": 1e3 * cold_wall,
-                "warm_wall_ms": 1e3 * warm_wall, "astar_wall_ms": 1e3 * a_wall,
-                "blocked": blocked_samples(base, res.path_xy)
-                if res.ok else -1})
-    cold_med = statistics.median(c["cold_ms"] for c in cases)
-    warm_med = statistics.median(c["warm_ms"] for c in cases)
-    astar_med = statistics.median(c["astar_ms"] for c in cases)
-    cold_wall_med = statistics.median(c["cold_wall_ms"] for c in cases)
-    astar_wall_med = statistics.median(c["astar_wall_ms"] for c in cases)
-    ratio_max = max(c["ratio"] for c in cases)
-    blocked = sum(max(c["blocked"], 0) for c in cases)
-    failed = sum(c["status"] != "ok" for c in cases)
-    astar_err = max(abs(c["astar_m"] - c["opt_m"]) for c in cases)
-    ref_src = "plain pure-Python 8-connected A* on the same maps, measured in this run"
-    results = [
-        {"metric": "plan_cpu_ms_median_cold", "ours": cold_med, "reference": astar_med,
-         "reference_source": ref_src + "; ours includes building the map's roadmap",
-         "goal": f"<= {GOAL_MS:.0f}", "pass": cold_med <= GOAL_MS, "reference_same_run": True},
-        {"metric": "plan_cpu_ms_median_warm", "ours": warm_med, "reference": astar_med,
-         "reference_source": ref_src + "; ours with the roadmap cached",
-         "goal": f"<= {GOAL_MS:.0f}", "pass": warm_med <= GOAL_MS, "reference_same_run": True},
-        {"metric": "plan_wall_ms_median_cold", "ours": cold_wall_med,
-         "reference": astar_wall_med, "reference_source": "wall clock on shared CI cores",
-         "goal": "informational", "pass": True, "reference_same_run": True},
-        {"metric": "cost_over_optimal_max", "ours": ratio_max, "reference": 1.0,
-         "reference_source": "optimal 8-connected cost: scipy.sparse.csgraph.dijkstra on the "
-                             "full grid graph", "goal": f"<= {GOAL_RATIO}",
-         "pass": ratio_max <= GOAL_RATIO, "reference_same_run": True},
-        {"metric": "cost_over_optimal_median", "ours":
-            statistics.median(c["ratio"] for c in cases), "reference": 1.0,
-         "reference_source": "any-angle paths are shorter than 8-connected ones",
-         "goal": "informational", "pass": True, "reference_same_run": True},
-        {"metric": "path_samples_in_occupied_cells", "ours": float(blocked), "reference": 0.0,
-         "reference_source": "raster check every 0.1 cell", "goal": "== 0",
-         "pass": blocked == 0 and failed == 0,
-         "no_reference_reason": "absolute validity check: 0 is the requirement"},
-        {"metric": "astar_cost_minus_optimal_max_m", "ours": astar_err, "reference": 0.0,
-         "reference_source": "check of the reference A* against SciPy's Dijkstra",
-         "goal": "<= 1e-6", "pass": astar_err <= 1e-6,
-         "no_reference_reason": "sanity check of the reference A* itself: 0 = exact agreement"},
-    ]
-    passed = all(r["pass"] for r in results)
-    details = [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in c.items()
-                if k not in ("grid", "astar_cells")} for c in cases]
-    out = {"name": NAME, "pass": passed, "seconds": time.perf_counter() - t0,
-           "results": results, "queries": details}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2) + "\n")
-    png = args.json.parent / f"{NAME}.png"
-    plot(max(cases, key=lambda c: c["opt_m"]), png)
-    print("times: CPU ms (wall ms)")
-    print(f"{'seed':>4} {'status':>7} {'ours m':>8} {'opt m':>8} {'ratio':>6} {'cold ms':>14} "
-          f"{'warm ms':>8} {'A* ms':>14} {'blocked':>7}")
+    for start, goal in queries(base, seed):
+        sc, gc = base.cell_of(start), base.cell_of(goal)
+        grid = GridMap(base.occupied, r, base.origin_xy)  # cold caches
+        res, cold, cold_wall = timed(plan, grid, start, goal)
+        _, warm, warm_wall = timed(plan, grid, start, goal)
+        s, g = (float(start[0]), float(start[1])), (float(goal[0]), float(goal[1]))
+        (opt_path, opt_m), ref_q, ref_q_wall = timed(env.find_shortest_path, s, g,
+                                                     verify=False)
+        opt_m = math.inf if opt_m is None else float(opt_m)
+        opt_path = np.asarray(opt_path, dtype=float).reshape(-1, 2)
+        grid8 = float(dijkstra(graph, directed=False, indices=sc[0] * w + sc[1],
+                               min_only=True)[gc[0] * w + gc[1]])
+        cases.append({
+            "seed": seed, "status": res.status.value, "grid": base,
+            "path": res.path_xy, "ours_m": res.cost_m, "opt_path": opt_path, "opt_m": opt_m,
+            "grid8_m": grid8, "ratio": res.cost_m / opt_m,
+            "slack_m": bend_slack_m(opt_path, 2.0 * r / SQRT2) if len(opt_path) else math.inf,
+            "cold_ms": cold, "warm_ms": warm, "cold_wall_ms": cold_wall,
+            "warm_wall_ms": warm_wall, "ref_query_ms": ref_q, "ref_query_wall_ms": ref_q_wall,
+            "ref_prepare_ms": ref_prep, "ref_prepare_wall_ms": ref_prep_wall,
+            "blocked": blocked_samples(base, res.path_xy) if res.ok else -1})
+    return summary, cases
+
+
+def body(report: Report, args: argparse.Namespace) -> None:
+    """All maps and queries; the table; the rows."""
+    maps, cases = [], []
+    # A first roadmap build imports modules (contourpy): done here, outside every timing.
+    _ = GridMap(np.zeros((8, 8), dtype=bool), RESOLUTION_M).roadmap
+    for seed in SEEDS[:args.maps]:
+        summary, map_cases = run_map(seed)
+        maps.append(summary)
+        cases += map_cases
+    print("times: CPU ms (wall ms); ref = extremitypathfinder on the same map")
+    print(f"{'seed':>4} {'status':>7} {'ours m':>8} {'opt m':>8} {'ratio':>7} {'8-conn m':>8} "
+          f"{'cold ms':>14} {'warm ms':>8} {'ref query ms':>14} {'ref prep ms':>16} "
+          f"{'blocked':>7}")
     for c in cases:
         print(f"{c['seed']:>4} {c['status']:>7} {c['ours_m']:>8.1f} {c['opt_m']:>8.1f} "
-              f"{c['ratio']:>6.3f} {c['cold_ms']:>6.1f} ({c['cold_wall_ms']:>5.1f}) "
-              f"{c['warm_ms']:>8.2f} {c['astar_ms']:>6.0f} ({c['astar_wall_ms']:>5.0f}) "
+              f"{c['ratio']:>7.4f} {c['grid8_m']:>8.1f} "
+              f"{c['cold_ms']:>6.1f} ({c['cold_wall_ms']:>5.1f}) {c['warm_ms']:>8.2f} "
+              f"{c['ref_query_ms']:>6.0f} ({c['ref_query_wall_ms']:>5.0f}) "
+              f"{c['ref_prepare_ms']:>7.0f} ({c['ref_prepare_wall_ms']:>6.0f}) "
               f"{c['blocked']:>7}")
     print()
-    for r in results:
-        print(f"{r['metric']:<32} ours {r['ours']:>9.4g}  ref {r['reference']:>8.4g}  "
-              f"goal {r['goal']:<14} {'PASS' if r['pass'] else 'FAIL'}")
-    print(f"\n{NAME}: {'PASS' if passed else 'FAIL'}  ({out['seconds']:.1f} s; {png})")
-    return 0  # ran: pass/fail is in the JSON (dg bench treats a non-zero exit as a crash)
+
+    def med(key, rows=cases):
+        return statistics.median(row[key] for row in rows)
+
+    ref_src = "extremitypathfinder, this run, on the map's polygon grown by half a cell diagonal"
+    ref_cold = statistics.median(c["ref_prepare_ms"] + c["ref_query_ms"] for c in cases)
+    ref_query = med("ref_query_ms")
+    report.add("plan_cpu_ms_median_cold", med("cold_ms"), f"<= {GOAL_MS:.0f} and <= reference",
+               med("cold_ms") <= min(GOAL_MS, ref_cold), ref_cold,
+               ref_src + "; both include building the map's graph (ours from the raster)",
+               reference_same_run=True)
+    report.add("plan_cpu_ms_median_warm", med("warm_ms"), f"<= {GOAL_MS:.0f} and <= reference",
+               med("warm_ms") <= min(GOAL_MS, ref_query), ref_query,
+               ref_src + "; query only, graphs built", reference_same_run=True)
+    report.add("prepare_cpu_ms_median", med("own_prepare_ms", maps), "<= reference",
+               med("own_prepare_ms", maps) <= med("ref_prepare_ms", maps),
+               med("ref_prepare_ms", maps),
+               ref_src + "; graph building only: ours traces the raster, the library takes "
+                         "the polygon", reference_same_run=True)
+    report.add("plan_wall_ms_median_cold", med("cold_wall_ms"), "informational", True,
+               statistics.median(c["ref_prepare_wall_ms"] + c["ref_query_wall_ms"]
+                                 for c in cases),
+               "wall clock on shared CI cores", reference_same_run=True)
+    ratios = [c["ratio"] for c in cases]
+    report.add("cost_over_optimum_max", max(ratios), f"<= {GOAL_RATIO}",
+               max(ratios) <= GOAL_RATIO, 1.0,
+               "optimum: " + ref_src + "; no path in our free space is shorter",
+               reference_same_run=True)
+    report.add("cost_over_optimum_median", statistics.median(ratios), "informational", True,
+               1.0, "optimum: " + ref_src, reference_same_run=True)
+    report.add("cost_over_optimum_min", min(ratios), f">= 1 - {CHECK_RTOL:g}",
+               min(ratios) >= 1.0 - CHECK_RTOL, 1.0,
+               "check: our path lies in the raster's free space, inside the reference's "
+               "polygon", reference_same_run=True)
+    report.add("reference_raster_slack_max", max(c["slack_m"] / c["opt_m"] for c in cases),
+               "informational", True, None,
+               "how much shorter than the reference the raster's own optimum can be: "
+               "first-order estimate from the reference path's bends",
+               no_reference_reason="bound of the reference's own discretisation, context for "
+                                   "the 1.01 goal")
+    report.add("optimum_over_8connected_max", max(c["opt_m"] / c["grid8_m"] for c in cases),
+               f"<= 1 + {CHECK_RTOL:g}",
+               all(c["opt_m"] <= (1.0 + CHECK_RTOL) * c["grid8_m"] for c in cases), 1.0,
+               "check of the reference: optimal 8-connected cost "
+               "(scipy.sparse.csgraph.dijkstra, full grid graph), a path in the raster",
+               reference_same_run=True)
+    report.add("cost_over_8connected_median",
+               statistics.median(c["ours_m"] / c["grid8_m"] for c in cases), "informational",
+               True, 1.0, "optimal 8-connected cost: any-angle paths are shorter",
+               reference_same_run=True)
+    blocked = sum(max(c["blocked"], 0) for c in cases)
+    failed = sum(c["status"] != "ok" for c in cases)
+    report.add("path_samples_in_occupied_cells", blocked, "== 0, every query ok",
+               blocked == 0 and failed == 0, 0.0, "raster check every 0.1 cell",
+               no_reference_reason="absolute validity check: 0 is the requirement")
+    outside = sum(m["free_centres_outside"] for m in maps)
+    report.add("free_cells_outside_geometry", outside, "== 0", outside == 0, 0.0,
+               "free cells whose centre lies outside the inflated lake polygon",
+               no_reference_reason="check that the reference's polygon is the geometry the "
+                                   "raster was made from")
+    png = args.json.parent / f"{NAME}.png"
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    plot(max(cases, key=lambda c: c["ratio"]), png)
+    print(f"plot: {png}")
+    report.extra["maps"] = maps
+    report.extra["queries"] = [{k: v for k, v in c.items() if k != "grid"} for c in cases]
+
+
+def main() -> int:
+    """Run the benchmark, print the tables, write the JSON and the PNG."""
+    parser = bench_parser(__doc__, NAME)
+    parser.add_argument("--maps", type=int, default=len(SEEDS), choices=range(1, len(SEEDS) + 1),
+                        metavar=f"1..{len(SEEDS)}", help="run the first N maps only")
+    return run_bench(NAME, body, parser.parse_args())
 
 
 if __name__ == "__main__":
