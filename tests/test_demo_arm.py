@@ -1,4 +1,4 @@
-"""`dg demo arm` on a one-part job (tests/arm_short/job.yaml) through all the nodes: the job
+"""`dg demo arm` on a one-part job (config/tour/arm_job.yaml) through all the nodes: the job
 runner checks and plans the job, identifies the arm's vibration mode, then runs it plain
 (unshaped, PD + gravity) and shaped (input-shaped, computed torque with the payload fed
 forward) on the arm controller stepping the MuJoCo arm. Judged from the recording with an
@@ -20,8 +20,7 @@ from dg_interfaces.msg import JobEvent, MissionProgress
 from dg_motion.offline.checks import check_job
 from dg_motion.offline.job import load_job
 
-HERE = Path(__file__).resolve().parent
-JOB = HERE / "arm_short" / "job.yaml"
+JOB = Path(__file__).resolve().parents[1] / "config" / "tour" / "arm_job.yaml"  # dg demo tour's
 RUNS = ("plain", "shaped")     # demo_arm.launch.xml's default runs
 PARTS = 1                      # the short job makes one part: the tray's slot 1
 SLOT = 1

@@ -1,11 +1,12 @@
-"""`dg demo humanoid` on a short mission through all the nodes: the MuJoCo biped
-(humanoid_sim, lockstep) and the walking controller (humanoid_controller) walk to one goal
-1 m ahead while the simulator pushes the torso sideways once; the mission node sends the goal
-and reports success. Judged here from the recording with an independent reader
-(mcap-ros2-support) and the simulator's ground truth, then compared with the analysis'
-metrics.json."""
+"""`dg demo humanoid` on a short mission (config/tour/humanoid_mission.yaml, the tour's)
+through all the nodes: the MuJoCo biped (humanoid_sim, lockstep) and the walking controller
+(humanoid_controller) walk to one goal 1 m ahead while the simulator pushes the torso
+sideways once; the mission node sends the goal and reports success. Judged here from the
+recording with an independent reader (mcap-ros2-support) and the simulator's ground truth,
+then compared with the analysis' metrics.json."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ from demo_run import recorded, run_demo
 from dg_common.sim_time import stamp_to_ns
 from dg_interfaces.msg import MissionProgress
 
-GOAL = (1.0, 0.0, 0.0)                 # 1 m straight ahead, same heading
+MISSION = Path(__file__).resolve().parents[1] / "config" / "tour" / "humanoid_mission.yaml"
+GOAL = tuple(yaml.safe_load(MISSION.read_text())["/**"]["ros__parameters"]["goals"])  # x, y, yaw
 PUSH_T_S, PUSH_F_N = 3.0, (0.0, 30.0, 0.0)
 TOPICS = ["/humanoid_sim/ground_truth", "/humanoid_sim/com", "/humanoid_sim/push",
           "/mission_progress", "/humanoid/walking_state", "/goal_pose"]
@@ -24,11 +26,8 @@ TOPICS = ["/humanoid_sim/ground_truth", "/humanoid_sim/com", "/humanoid_sim/push
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    mission = runs / "mission.yaml"
-    mission.write_text(yaml.safe_dump({"/**": {"ros__parameters": {
-        "goals": list(GOAL), "goal_timeout_s": 40.0}}}))
     run_dir, metrics = run_demo(
-        "humanoid", runs, f"mission_file:={mission}", f"push_times_s:=[{PUSH_T_S}]",
+        "humanoid", runs, f"mission_file:={MISSION}", f"push_times_s:=[{PUSH_T_S}]",
         f"push_forces_n:=[{', '.join(map(str, PUSH_F_N))}]", "timeout_s:=60.0",
         timeout_s=900)
     msgs = {t: [m.ros_msg for m in ms] for t, ms in recorded(run_dir, TOPICS).items()}

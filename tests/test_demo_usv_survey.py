@@ -14,15 +14,15 @@ from mcap_ros2.reader import read_ros2_messages
 
 from dg_common.geometry import wrap_angle, yaw_from_quaternion
 
-HERE = Path(__file__).resolve().parent
-AIS_VESSEL = "211000042"  # tests/usv_short/traffic.yaml
+TOUR = Path(__file__).resolve().parents[1] / "config" / "tour"  # dg demo tour's short inputs
+AIS_VESSEL = "211000042"  # config/tour/usv_traffic.yaml
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    return run_demo("usv_survey", runs, f"mission_file:={HERE / 'usv_short/mission.yaml'}",
-                    f"traffic_file:={HERE / 'usv_short/traffic.yaml'}", timeout_s=600)
+    return run_demo("usv_survey", runs, f"mission_file:={TOUR / 'usv_mission.yaml'}",
+                    f"traffic_file:={TOUR / 'usv_traffic.yaml'}", timeout_s=600)
 
 
 def test_mission_completed_safely(run):

@@ -18,6 +18,8 @@ DG Stack command line.
   dg demo [SCENARIO] [--rtf R] [name:=value ...]
       Run a scenario end to end in the embedded simulator and write
       runs/<stamp>-<scenario>/ (metrics.json, plots, MCAP recording, parameters).
+      Without SCENARIO: the tour, one short run per pillar (survey boat, inspection line,
+      CNC arm cell, humanoid) into runs/<stamp>-tour/, one summary table and tour.json.
       `dg demo --list` shows the scenarios.
   dg bench [NAME ...]
       Run the benchmarks in bench/ and write bench/results/<name>.json.
@@ -43,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     lp.add_argument("launch_args", nargs="*", metavar="name:=value", help="launch arguments")
     dp = sub.add_parser("demo", help="run a scenario end to end and write a run folder",
                         description="Run a scenario and write runs/<stamp>-<scenario>/.")
-    dp.add_argument("scenario", nargs="?", help="scenario name (default: the first listed)")
+    dp.add_argument("scenario", nargs="?", help="scenario name (default: tour)")
     dp.add_argument("launch_args", nargs="*", metavar="name:=value",
                     help="extra launch arguments")
     dp.add_argument("--rtf", type=float, default=None,
@@ -83,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "launch":
             sys.exit(run_launch(args.file, parse_launch_args(args.launch_args)))
         if args.command == "demo":
-            from dg_bringup.demo import list_scenarios, run_demo
-            from dg_bringup.scenarios import DEFAULT_SCENARIO, SCENARIOS
+            from dg_bringup.demo import list_scenarios, run_demo, run_tour
+            from dg_bringup.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario
 
             if args.list:
                 list_scenarios()
@@ -98,10 +100,16 @@ def main(argv: list[str] | None = None) -> None:
                 if len(short) != 1:
                     parser.error(f"unknown scenario '{name}'; known: {', '.join(SCENARIOS)}")
                 name = short[0]
-            rtf = SCENARIOS[name].rtf if args.rtf is None else args.rtf
-            if not 0.0 < rtf <= 100.0:
+            if args.rtf is not None and not 0.0 < args.rtf <= 100.0:
                 parser.error("--rtf must be in (0, 100]")
-            sys.exit(run_demo(name, rtf=rtf, runs_dir=args.runs_dir,
+            sc = SCENARIOS[name]
+            if not isinstance(sc, Scenario):  # a tour: its legs bring their own arguments
+                if args.launch_args:
+                    parser.error(f"'{name}' takes no launch arguments; give them to one of "
+                                 f"its scenarios: dg demo SCENARIO name:=value")
+                sys.exit(run_tour(name, rtf=args.rtf, runs_dir=args.runs_dir))
+            sys.exit(run_demo(name, rtf=sc.rtf if args.rtf is None else args.rtf,
+                              runs_dir=args.runs_dir,
                               launch_args=parse_launch_args(args.launch_args)))
         if args.command == "bench":
             from dg_bringup.bench_runner import run_benchmarks

@@ -1,6 +1,7 @@
 """Scenarios that ``dg demo`` runs: a launch file plus the analysis of its recording.
 
-Each pillar adds its scenarios to :data:`SCENARIOS`.
+Each pillar adds its scenarios to :data:`SCENARIOS`; a :class:`~dg_bringup.scenarios.tour.Tour`
+there runs several of them one after the other (``tour``, the default).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dg_bringup.scenarios import arm_cell, humanoid, inspection, ugv_square, usv_survey
+from dg_bringup.scenarios.tour import TOUR, Tour
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class Scenario:
     prepare: Callable[[Path, dict[str, str]], dict[str, str]] | None = None
 
 
-SCENARIOS: dict[str, Scenario] = {
+SCENARIOS: dict[str, Scenario | Tour] = {
+    "tour": TOUR,
     "ugv_square": Scenario(
         description="ground vehicle follows a square of waypoints (pure pursuit)",
         launch_file="demo_ugv_square.launch.xml",
@@ -46,9 +49,9 @@ SCENARIOS: dict[str, Scenario] = {
         analyze=usv_survey.analyze,
         timeout_s=1800.0,
         # 8 Python nodes + the recorder on 2 cores: at 20x timer periods are skipped and the
-        # GNSS fail-safe trips; at 5x the short mission (tests/usv_short) failed 2 of 3 runs
-        # (IMU gaps over 1 s of sim time, a geofence breach); at 3x with another process
-        # keeping one core busy it succeeded (coverage 0.97).
+        # GNSS fail-safe trips; at 5x the short mission (config/tour/usv_mission.yaml) failed
+        # 2 of 3 runs (IMU gaps over 1 s of sim time, a geofence breach); at 3x with another
+        # process keeping one core busy it succeeded (coverage 0.97).
         rtf=3.0,
     ),
     "inspection": Scenario(
@@ -86,4 +89,4 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 #: What ``dg demo`` runs without an argument.
-DEFAULT_SCENARIO = "ugv_square"
+DEFAULT_SCENARIO = "tour"
