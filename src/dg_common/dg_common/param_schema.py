@@ -1,9 +1,17 @@
-"""Parameter schema: type, range, choices and description, validated without rclpy."""
+"""Parameter schema: type, range, choices and description, validated without rclpy.
+
+A parameter that feeds a field of a core's config takes its default from that field
+(:func:`core_default`), so the default has one source; the spec remembers where it came
+from (``ParamSpec.source``), and tests/test_workspace.py checks every node against it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Parameter kinds we support, named as in ROS parameter files.
@@ -15,12 +23,69 @@ class ParameterError(ValueError):
 
 
 @dataclass(frozen=True)
+class CoreDefault:
+    """The default of a core's setting, read where the core defines it.
+
+    ``path`` names a field of the dataclass ``owner``, or a keyword argument of the class
+    (or function) ``owner``; a dotted ``path`` reaches into a field's default value
+    (``"gnss.timeout_s"``: the ``timeout_s`` of the ``gnss`` field's default). Give it as a
+    :class:`ParamSpec` default.
+    """
+
+    owner: Any
+    path: str
+
+    def value(self) -> Any:
+        """The default, as a parameter holds it (an enum as its value, a tuple as a list).
+
+        Raises:
+            TypeError: ``path`` names no field / argument, or one without a default.
+
+        """
+        first, *rest = self.path.split(".")
+        where = f"{getattr(self.owner, '__qualname__', self.owner)}.{first}"
+        if dataclasses.is_dataclass(self.owner):
+            fields = {f.name: f for f in dataclasses.fields(self.owner)}
+            if first not in fields:
+                raise TypeError(f"{where}: no such field")
+            f = fields[first]
+            if f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                raise TypeError(f"{where} has no default")
+        else:
+            arg = inspect.signature(self.owner).parameters.get(first)
+            if arg is None or arg.default is inspect.Parameter.empty:
+                raise TypeError(f"{where}: no such argument with a default")
+            value = arg.default
+        for name in rest:
+            value = getattr(value, name)
+        return _as_parameter(value)
+
+
+def _as_parameter(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [_as_parameter(v) for v in value]
+    return value
+
+
+def core_default(owner: Any, path: str) -> CoreDefault:
+    """The default of ``owner``'s ``path`` (see :class:`CoreDefault`), as a spec's default."""
+    return CoreDefault(owner, path)
+
+
+@dataclass(frozen=True)
 class ParamSpec:
     """One parameter of a node.
 
     ``default=None`` makes the parameter required: it must come from a params file or
-    a launch override. ``min``/``max`` bound numbers (and every element of a numeric
-    array); ``min_len``/``max_len`` bound arrays; ``choices`` lists allowed values (of every
+    a launch override. A :class:`CoreDefault` default is read from the core (and kept in
+    ``source``). ``min``/``max`` bound numbers (and every element of a numeric array);
+    ``min_len``/``max_len`` bound arrays; ``choices`` lists allowed values (of every
     element, for an array).
     """
 
@@ -34,13 +99,21 @@ class ParamSpec:
     min_len: int | None = None
     max_len: int | None = None
     read_only: bool = False
+    #: Where the default was read from (None: written in the schema).
+    source: CoreDefault | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        """Reject malformed specs early (a programming error, not a user error)."""
+        """Resolve a core default; reject malformed specs (a programming error)."""
         if self.kind not in KINDS:
             raise TypeError(
                 f"parameter '{self.name}': unknown kind '{self.kind}', use one of {KINDS}")
-        if self.default is not None:
+        if isinstance(self.default, CoreDefault):
+            object.__setattr__(self, "source", self.default)
+            default = self.default.value()
+            # widened as declared: an int field default of a float parameter becomes a float
+            object.__setattr__(self, "default",
+                               None if default is None else validate(self, default))
+        elif self.default is not None:
             validate(self, self.default)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from typing import Any
 
 from geometry_msgs.msg import Point, PoseStamped
@@ -58,12 +59,14 @@ from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.geometry import yaw_from_quaternion
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.qos import SENSOR_QOS, STATE_QOS
 from dg_common.validation import odometry_rejection
 from dg_interfaces.msg import GuidanceCommand, MissionProgress, NavigatorStatus, WaterSample
 
 ACTIONS = tuple(a.value for a in FailsafeAction)
+_fs = partial(core_default, FailsafeConfig)
+_ex = partial(core_default, ExecutiveConfig)
 
 SCHEMA = (
     ParamSpec("mission_file", "str", "survey mission YAML (dg_autonomy/mission/mission_file.py)",
@@ -79,46 +82,47 @@ SCHEMA = (
               default=20.0, min=1.0, max=100.0, read_only=True),
     ParamSpec("odom_max_age_s", "float", "reject odometry stamped older than this [s]",
               default=1.0, min=0.01, max=60.0, read_only=True),
-    # Fail-safes (ArduPilot-like defaults: see dg_autonomy/failsafe/monitor.py).
+    # Fail-safes (defaults: FailsafeConfig's, ArduPilot-like: see
+    # dg_autonomy/failsafe/monitor.py).
     ParamSpec("operator_link_timeout_s", "float", "no operator heartbeat for this long [s]",
-              default=5.0, min=0.1, max=3600.0, read_only=True),
-    ParamSpec("operator_link_action", "str", "action on operator link loss", default="hold",
+              default=_fs("operator_link.timeout_s"), min=0.1, max=3600.0, read_only=True),
+    ParamSpec("operator_link_action", "str", "action on operator link loss",
+              default=_fs("operator_link.action"), choices=ACTIONS, read_only=True),
+    ParamSpec("gnss_timeout_s", "float", "no valid GNSS fix for this long [s]",
+              default=_fs("gnss.timeout_s"), min=0.1, max=3600.0, read_only=True),
+    ParamSpec("gnss_action", "str", "action on GNSS loss", default=_fs("gnss.action"),
               choices=ACTIONS, read_only=True),
-    ParamSpec("gnss_timeout_s", "float", "no valid GNSS fix for this long [s]", default=1.5,
-              min=0.1, max=3600.0, read_only=True),
-    ParamSpec("gnss_action", "str", "action on GNSS loss", default="hold", choices=ACTIONS,
-              read_only=True),
     ParamSpec("battery_timeout_s", "float", "battery below the threshold for this long [s]",
-              default=10.0, min=0.0, max=3600.0, read_only=True),
-    ParamSpec("battery_action", "str", "action on low battery", default="return_home",
+              default=_fs("battery.timeout_s"), min=0.0, max=3600.0, read_only=True),
+    ParamSpec("battery_action", "str", "action on low battery", default=_fs("battery.action"),
               choices=ACTIONS, read_only=True),
     ParamSpec("battery_low_soc", "float", "low battery threshold, state of charge [0..1]",
-              default=0.2, min=0.0, max=1.0, read_only=True),
+              default=_fs("battery_low_soc"), min=0.0, max=1.0, read_only=True),
     ParamSpec("geofence_timeout_s", "float", "predicted fence breach persisting this long [s]",
-              default=0.0, min=0.0, max=60.0, read_only=True),
+              default=_fs("geofence.timeout_s"), min=0.0, max=60.0, read_only=True),
     ParamSpec("geofence_action", "str", "action on a predicted geofence breach",
-              default="return_home", choices=ACTIONS, read_only=True),
+              default=_fs("geofence.action"), choices=ACTIONS, read_only=True),
     ParamSpec("geofence_brake_decel_mps2", "float",
-              "lower bound of the boat's braking deceleration [m/s^2]", default=1.0, min=0.01,
-              max=20.0, read_only=True),
+              "lower bound of the boat's braking deceleration [m/s^2]",
+              default=_fs("brake_decel_mps2"), min=0.01, max=20.0, read_only=True),
     ParamSpec("geofence_reaction_time_s", "float",
-              "detection + command + thruster delay before braking [s]", default=0.5,
-              min=0.0, max=10.0, read_only=True),
-    # Executive.
+              "detection + command + thruster delay before braking [s]",
+              default=_fs("reaction_time_s"), min=0.0, max=10.0, read_only=True),
+    # Executive (defaults: ExecutiveConfig's).
     ParamSpec("arrive_radius_m", "float", "skip a transit when this close to a task start [m]",
-              default=5.0, min=0.1, max=100.0, read_only=True),
-    ParamSpec("loiter_radius_m", "float", "fail-safe loiter radius [m]", default=10.0, min=1.0,
-              max=500.0, read_only=True),
+              default=_ex("arrive_radius_m"), min=0.1, max=100.0, read_only=True),
+    ParamSpec("loiter_radius_m", "float", "fail-safe loiter radius [m]",
+              default=_ex("loiter_radius_m"), min=1.0, max=500.0, read_only=True),
     ParamSpec("brake_speed_mps", "float", "geofence: brake until slower than this [m/s]",
-              default=0.3, min=0.01, max=5.0, read_only=True),
+              default=_ex("brake_speed_mps"), min=0.01, max=5.0, read_only=True),
     ParamSpec("brake_timeout_s", "float", "geofence: brake at most this long [s]",
-              default=15.0, min=0.1, max=120.0, read_only=True),
+              default=_ex("brake_timeout_s"), min=0.1, max=120.0, read_only=True),
     ParamSpec("sample_grace_s", "float", "wait past the dwell for a first reading [s]",
-              default=10.0, min=0.1, max=600.0, read_only=True),
+              default=_ex("sample_grace_s"), min=0.1, max=600.0, read_only=True),
     ParamSpec("collision_avoidance", "bool", "COLREGs avoidance while following paths",
-              default=True, read_only=True),
+              default=_ex("collision_avoidance"), read_only=True),
     ParamSpec("heading_into_weather", "bool", "station keeping heads into the weather",
-              default=True, read_only=True),
+              default=_ex("heading_into_weather"), read_only=True),
 )
 
 #: Recorded samples: reliable and latched for late joiners (the recorder, the demo table).

@@ -44,7 +44,7 @@ from dg_common.diagnostics import OK
 from dg_common.geodesy import Datum, GeodesyError
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError
+from dg_common.param_schema import ParameterError, core_default
 from dg_common.param_schema import read_only_param as _p
 from dg_common.sim_time import s_to_stamp, stamp_to_s
 from dg_common.validation import (
@@ -65,18 +65,19 @@ SCHEMA = (
     _p("datum_altitude_m", _F, "WGS-84 altitude of the map origin [m]", 488.0, -1.0e4, 1.0e5),
     _p("frame_id", "str", "frame of the tracker input and of targets (ENU at the datum)", "map"),
     _p("publish_rate_hz", _F, "rate of the fused targets [Hz]", 2.0, 0.1, 50.0),
-    _p("stale_timeout_s", _F, "drop a target not reported for this long [s]", 30.0, 0.5,
-       3600.0),
-    _p("association_gate_m", _F, "AIS and tracker targets closer than this are one [m]", 30.0,
-       0.1, 1000.0),
-    _p("velocity_gate_mps", _F, "... and with velocities closer than this [m/s]", 2.0, 0.01,
-       100.0),
-    _p("ais_max_range_m", _F, "reject AIS positions farther from the datum [m]", 20000.0, 1.0,
-       1.0e6),
+    _p("stale_timeout_s", _F, "drop a target not reported for this long [s]",
+       core_default(FusionConfig, "stale_timeout_s"), 0.5, 3600.0),
+    _p("association_gate_m", _F, "AIS and tracker targets closer than this are one [m]",
+       core_default(FusionConfig, "association_gate_m"), 0.1, 1000.0),
+    _p("velocity_gate_mps", _F, "... and with velocities closer than this [m/s]",
+       core_default(FusionConfig, "velocity_gate_mps"), 0.01, 100.0),
+    _p("ais_max_range_m", _F, "reject AIS positions farther from the datum [m]",
+       core_default(AisDecoder, "max_range_m"), 1.0, 1.0e6),
     _p("ais_fragment_timeout_s", _F, "drop unfinished multi-sentence AIS messages after [s]",
-       2.0, 0.01, 60.0),
+       core_default(AisDecoder, "fragment_timeout_s"), 0.01, 60.0),
     _p("ais_use_utc_second", "bool",
-       "estimate the fix time from the AIS UTC second (the clock must be UTC-aligned)", True),
+       "estimate the fix time from the AIS UTC second (the clock must be UTC-aligned)",
+       core_default(AisDecoder, "use_utc_second")),
     _p("tracker_max_age_s", _F, "reject tracker arrays stamped older than this [s]", 5.0, 0.01,
        3600.0),
     _p("max_targets", "int", "reject tracker arrays with more targets than this", 1000, 1,

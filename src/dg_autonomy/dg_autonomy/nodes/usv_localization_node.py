@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,7 @@ from dg_common.geodesy import Datum, GeodesyError, geodetic_to_enu
 from dg_common.geometry import quaternion_from_yaw
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.qos import SENSOR_QOS
 from dg_common.sim_time import stamp_to_s
 from dg_common.validation import InvalidInput, require_finite
@@ -82,6 +83,7 @@ MAX_RATE_RADPS = 20.0
 MAX_ACCEL_MPS2 = 100.0
 
 _F = "float"
+_ekf = partial(core_default, UsvEkfConfig)  # the filter's defaults
 SCHEMA = (
     ParamSpec("gnss_topic", "str", "GNSS fix topic", default="/wamv/sensors/gps/gps/fix",
               read_only=True),
@@ -107,15 +109,15 @@ SCHEMA = (
     ParamSpec("gnss_sigma_floor_m", _F, "lower bound of the fix sigma [m]", default=0.3,
               min=0.001, max=1000.0, read_only=True),
     ParamSpec("gnss_lever_arm_m", "float[]", "GNSS antenna in base_link (x fwd, y left) [m]",
-              default=[0.0, 0.0], min_len=2, max_len=2, min=-100.0, max=100.0,
+              default=_ekf("gnss_lever_arm_m"), min_len=2, max_len=2, min=-100.0, max=100.0,
               read_only=True),
     ParamSpec("gnss_timeout_s", _F, "no fused fix for this long = GNSS outage [s]",
               default=2.0, min=0.01, max=3600.0, read_only=True),
     ParamSpec("gnss_gate_chi2", _F, "NIS gate of a fix (2 DOF; 13.8 = 99.9 %)",
-              default=13.816, min=1.0, max=1e6, read_only=True),
+              default=_ekf("gnss_gate_chi2"), min=1.0, max=1e6, read_only=True),
     ParamSpec("max_consecutive_rejections", "int",
-              "gated fixes in a row before the filter re-initializes on GNSS", default=10,
-              min=1, max=100000, read_only=True),
+              "gated fixes in a row before the filter re-initializes on GNSS",
+              default=_ekf("max_consecutive_rejections"), min=1, max=100000, read_only=True),
     ParamSpec("use_accel", "bool", "drive the velocity with the levelled accelerometer",
               default=True, read_only=True),
     ParamSpec("use_imu_heading", "bool", "fuse the IMU orientation's yaw", default=True,
@@ -123,23 +125,25 @@ SCHEMA = (
     ParamSpec("heading_sigma_floor_rad", _F, "lower bound of the heading sigma [rad]",
               default=0.01, min=1e-5, max=10.0, read_only=True),
     ParamSpec("heading_gate_chi2", _F, "NIS gate of a heading (1 DOF; 10.8 = 99.9 %)",
-              default=10.828, min=1.0, max=1e6, read_only=True),
+              default=_ekf("heading_gate_chi2"), min=1.0, max=1e6, read_only=True),
     ParamSpec("imu_timeout_s", _F, "IMU silent this long = stale (ERROR) [s]", default=0.5,
               min=0.001, max=3600.0, read_only=True),
     ParamSpec("max_imu_gap_s", _F, "longest IMU gap predicted over; longer gaps restart the "
               "IMU clock [s]", default=1.0, min=0.001, max=60.0, read_only=True),
-    ParamSpec("gyro_noise_radps", _F, "gyro white noise [rad/s/sqrt(Hz)]", default=0.005,
-              min=0.0, max=10.0, read_only=True),
-    ParamSpec("gyro_bias_walk", _F, "gyro bias random walk [rad/s/sqrt(s)]", default=1e-4,
-              min=0.0, max=10.0, read_only=True),
+    ParamSpec("gyro_noise_radps", _F, "gyro white noise [rad/s/sqrt(Hz)]",
+              default=_ekf("gyro_noise_radps"), min=0.0, max=10.0, read_only=True),
+    ParamSpec("gyro_bias_walk", _F, "gyro bias random walk [rad/s/sqrt(s)]",
+              default=_ekf("gyro_bias_walk"), min=0.0, max=10.0, read_only=True),
     ParamSpec("accel_noise_mps2", _F, "accelerometer noise incl. wave motion "
-              "[m/s^2/sqrt(Hz)]", default=0.1, min=0.0, max=100.0, read_only=True),
+              "[m/s^2/sqrt(Hz)]", default=_ekf("accel_noise_mps2"), min=0.0, max=100.0,
+              read_only=True),
     ParamSpec("accel_bias_walk", _F, "accelerometer bias random walk [m/s^2/sqrt(s)]",
-              default=1e-3, min=0.0, max=10.0, read_only=True),
+              default=_ekf("accel_bias_walk"), min=0.0, max=10.0, read_only=True),
     ParamSpec("velocity_walk_mps", _F, "surge random walk without accelerometer "
-              "[m/s/sqrt(s)]", default=0.3, min=0.0, max=100.0, read_only=True),
+              "[m/s/sqrt(s)]", default=_ekf("velocity_walk_mps"), min=0.0, max=100.0,
+              read_only=True),
     ParamSpec("sway_walk_mps", _F, "sway random walk without accelerometer [m/s/sqrt(s)]",
-              default=0.05, min=0.0, max=100.0, read_only=True),
+              default=_ekf("sway_walk_mps"), min=0.0, max=100.0, read_only=True),
 )
 
 

@@ -71,7 +71,7 @@ from dg_autonomy.mission.mission_file import MissionError, load_mission
 from dg_common.geometry import wrap_angle, yaw_from_quaternion
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.param_schema import read_only_param as _p
 from dg_common.qos import SENSOR_QOS, STATE_QOS, command_pub_qos
 from dg_common.sim_time import stamp_to_s
@@ -90,53 +90,69 @@ from dg_interfaces.msg import (
 _F = "float"
 
 
-#: Hull (defaults: VRX WAM-V, as dg_sim.usv.dynamics.WAMV) and thruster layout.
+#: Hull (defaults: VesselModel's and ThrusterConfig's, the VRX WAM-V) and thruster layout.
 HULL_SCHEMA = (
-    _p("mass_kg", _F, "hull mass [kg]", 180.0, 1.0, 1e6),
-    _p("izz_kgm2", _F, "yaw inertia [kg m^2]", 446.0, 0.01, 1e8),
-    _p("xu_dot_kg", _F, "surge added mass (magnitude) [kg]", 0.0, 0.0, 1e6),
-    _p("yv_dot_kg", _F, "sway added mass (magnitude) [kg]", 0.0, 0.0, 1e6),
-    _p("nr_dot_kgm2", _F, "yaw added inertia (magnitude) [kg m^2]", 0.0, 0.0, 1e8),
-    _p("x_u", _F, "linear surge damping [N s/m]", 51.3, 0.0, 1e6),
-    _p("x_uu", _F, "quadratic surge damping [N s^2/m^2]", 72.4, 0.0, 1e6),
-    _p("y_v", _F, "linear sway damping [N s/m]", 40.0, 0.0, 1e6),
-    _p("y_vv", _F, "quadratic sway damping [N s^2/m^2]", 0.0, 0.0, 1e6),
-    _p("n_r", _F, "linear yaw damping [N m s]", 400.0, 0.0, 1e8),
-    _p("n_rr", _F, "quadratic yaw damping [N m s^2]", 0.0, 0.0, 1e8),
+    _p("mass_kg", _F, "hull mass [kg]", core_default(VesselModel, "mass_kg"), 1.0, 1e6),
+    _p("izz_kgm2", _F, "yaw inertia [kg m^2]", core_default(VesselModel, "izz_kgm2"), 0.01, 1e8),
+    _p("xu_dot_kg", _F, "surge added mass (magnitude) [kg]",
+       core_default(VesselModel, "xu_dot_kg"), 0.0, 1e6),
+    _p("yv_dot_kg", _F, "sway added mass (magnitude) [kg]",
+       core_default(VesselModel, "yv_dot_kg"), 0.0, 1e6),
+    _p("nr_dot_kgm2", _F, "yaw added inertia (magnitude) [kg m^2]",
+       core_default(VesselModel, "nr_dot_kgm2"), 0.0, 1e8),
+    _p("x_u", _F, "linear surge damping [N s/m]", core_default(VesselModel, "xu_nspm"), 0.0,
+       1e6),
+    _p("x_uu", _F, "quadratic surge damping [N s^2/m^2]",
+       core_default(VesselModel, "xuu_ns2pm2"), 0.0, 1e6),
+    _p("y_v", _F, "linear sway damping [N s/m]", core_default(VesselModel, "yv_nspm"), 0.0,
+       1e6),
+    _p("y_vv", _F, "quadratic sway damping [N s^2/m^2]",
+       core_default(VesselModel, "yvv_ns2pm2"), 0.0, 1e6),
+    _p("n_r", _F, "linear yaw damping [N m s]", core_default(VesselModel, "nr_nmspr"), 0.0,
+       1e8),
+    _p("n_rr", _F, "quadratic yaw damping [N m s^2]", core_default(VesselModel, "nrr_nms2pr2"),
+       0.0, 1e8),
     _p("thruster_y_m", _F, "lateral offset of each thruster (left +y, right -y) [m]",
-       1.027135, 0.01, 100.0),
-    _p("thrust_fwd_max_n", _F, "forward thrust limit per thruster [N]", 2353.5, 0.1, 1e6),
-    _p("thrust_rev_max_n", _F, "reverse thrust limit per thruster (magnitude) [N]", 1000.0,
-       0.0, 1e6),
+       core_default(ThrusterConfig, "left_y_m"), 0.01, 100.0),
+    _p("thrust_fwd_max_n", _F, "forward thrust limit per thruster [N]",
+       core_default(ThrusterConfig, "max_forward_n"), 0.1, 1e6),
+    _p("thrust_rev_max_n", _F, "reverse thrust limit per thruster (magnitude) [N]",
+       core_default(ThrusterConfig, "max_reverse_n"), 0.0, 1e6),
 )
 
-#: Guidance and control tuning (defaults = the cores' defaults, tuned for the WAM-V).
+#: Guidance and control tuning (defaults: the cores', tuned for the WAM-V).
 TUNING_SCHEMA = (
-    _p("los_lookahead_m", _F, "ILOS lookahead distance Delta [m]", 20.0, 0.5, 1000.0),
-    _p("los_integral_gain", _F, "ILOS integral gain sigma (0: proportional LOS)", 0.05, 0.0,
-       10.0),
-    _p("los_acceptance_radius_m", _F, "switch waypoints this far before them [m]", 2.0, 0.0,
-       1000.0),
-    ParamSpec("los_crab_feedforward", "bool", "subtract the measured crab angle",
-              default=True, read_only=True),
-    _p("heading_bandwidth_radps", _F, "heading loop natural frequency [rad/s]", 1.2, 0.01,
-       20.0),
-    _p("turn_speed_mps", _F, "speed at sharp path corners [m/s]", 0.6, 0.0, 20.0),
-    _p("approach_speed_mps", _F, "station keeping: approach speed [m/s]", 2.0, 0.05, 20.0),
+    _p("los_lookahead_m", _F, "ILOS lookahead distance Delta [m]",
+       core_default(LosConfig, "lookahead_m"), 0.5, 1000.0),
+    _p("los_integral_gain", _F, "ILOS integral gain sigma (0: proportional LOS)",
+       core_default(LosConfig, "integral_gain"), 0.0, 10.0),
+    _p("los_acceptance_radius_m", _F, "switch waypoints this far before them [m]",
+       core_default(LosConfig, "acceptance_radius_m"), 0.0, 1000.0),
+    _p("los_crab_feedforward", "bool", "subtract the measured crab angle",
+       core_default(LosConfig, "crab_feedforward")),
+    _p("heading_bandwidth_radps", _F, "heading loop natural frequency [rad/s]",
+       core_default(HeadingSpeedConfig, "heading_bandwidth_radps"), 0.01, 20.0),
+    _p("turn_speed_mps", _F, "speed at sharp path corners [m/s]",
+       core_default(PilotConfig, "turn_speed_mps"), 0.0, 20.0),
+    _p("approach_speed_mps", _F, "station keeping: approach speed [m/s]",
+       core_default(StationKeepingConfig, "approach_speed_mps"), 0.05, 20.0),
     _p("weather_min_force_n", _F,
        "into the weather: use the observed force direction once its mean exceeds this [N]",
-       6.0, 0.0, 1e5),
-    ParamSpec("hold_at_path_end", "bool", "keep station at the last path point when done",
-              default=True, read_only=True),
+       core_default(StationKeepingConfig, "weather_min_force_n"), 0.0, 1e5),
+    _p("hold_at_path_end", "bool", "keep station at the last path point when done",
+       core_default(PilotConfig, "hold_at_path_end")),
 )
 
-#: COLREGs avoidance (dg_autonomy.collision.colregs.ColregsConfig fields).
+#: COLREGs avoidance (defaults: dg_autonomy.collision.colregs.ColregsConfig's).
 COLREGS_SCHEMA = (
-    _p("colregs_safety_radius_m", _F, "hard minimum separation [m]", 25.0, 0.1, 1e5),
-    _p("colregs_clear_cpa_m", _F, "desired CPA, 'all clear' [m]", 50.0, 0.1, 1e5),
-    _p("colregs_horizon_s", _F, "TCPA risk window [s]", 90.0, 1.0, 3600.0),
-    _p("colregs_active_range_m", _F, "targets beyond this range are ignored [m]", 400.0, 1.0,
-       1e6),
+    _p("colregs_safety_radius_m", _F, "hard minimum separation [m]",
+       core_default(ColregsConfig, "safety_radius_m"), 0.1, 1e5),
+    _p("colregs_clear_cpa_m", _F, "desired CPA, 'all clear' [m]",
+       core_default(ColregsConfig, "clear_cpa_m"), 0.1, 1e5),
+    _p("colregs_horizon_s", _F, "TCPA risk window [s]", core_default(ColregsConfig, "horizon_s"),
+       1.0, 3600.0),
+    _p("colregs_active_range_m", _F, "targets beyond this range are ignored [m]",
+       core_default(ColregsConfig, "active_range_m"), 1.0, 1e6),
     ParamSpec("mission_file", "str",
               "mission file whose islands and geofence bound avoidance manoeuvres "
               "('' = open water)", default="", read_only=True),

@@ -28,6 +28,7 @@ process keeps running, unconfigured. The tuning parameters are read on configure
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from geometry_msgs.msg import Twist
@@ -44,7 +45,7 @@ from dg_autonomy.control.pure_pursuit import (
 from dg_common.geometry import yaw_from_quaternion
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.qos import SENSOR_QOS, STATE_QOS, command_pub_qos
 from dg_common.validation import (
     InvalidInput,
@@ -54,30 +55,32 @@ from dg_common.validation import (
 )
 from dg_interfaces.msg import MissionProgress
 
-#: Pure pursuit settings (fields of :class:`PurePursuitConfig`), as ROS parameters.
+#: Pure pursuit settings (fields of :class:`PurePursuitConfig`, with its defaults), as ROS
+#: parameters.
+_pp = partial(core_default, PurePursuitConfig)
 _TUNING = (
-    ParamSpec("speed_mps", "float", "cruise speed [m/s]", default=0.5, min=0.01, max=20.0,
-              read_only=True),
-    ParamSpec("speed_min_mps", "float", "speed floor while moving [m/s]", default=0.05,
-              min=0.0, max=20.0, read_only=True),
-    ParamSpec("yaw_rate_max_radps", "float", "yaw rate limit [rad/s]", default=1.0, min=0.01,
-              max=20.0, read_only=True),
-    ParamSpec("lookahead_min_m", "float", "minimum lookahead distance [m]", default=0.5,
-              min=0.01, max=100.0, read_only=True),
-    ParamSpec("lookahead_max_m", "float", "maximum lookahead distance [m]", default=2.0,
-              min=0.01, max=100.0, read_only=True),
+    ParamSpec("speed_mps", "float", "cruise speed [m/s]", default=_pp("speed_mps"),
+              min=0.01, max=20.0, read_only=True),
+    ParamSpec("speed_min_mps", "float", "speed floor while moving [m/s]",
+              default=_pp("speed_min_mps"), min=0.0, max=20.0, read_only=True),
+    ParamSpec("yaw_rate_max_radps", "float", "yaw rate limit [rad/s]",
+              default=_pp("yaw_rate_max_radps"), min=0.01, max=20.0, read_only=True),
+    ParamSpec("lookahead_min_m", "float", "minimum lookahead distance [m]",
+              default=_pp("lookahead_min_m"), min=0.01, max=100.0, read_only=True),
+    ParamSpec("lookahead_max_m", "float", "maximum lookahead distance [m]",
+              default=_pp("lookahead_max_m"), min=0.01, max=100.0, read_only=True),
     ParamSpec("lookahead_time_s", "float", "lookahead = this * |speed| [s] (0: fixed)",
-              default=1.5, min=0.0, max=60.0, read_only=True),
+              default=_pp("lookahead_time_s"), min=0.0, max=60.0, read_only=True),
     ParamSpec("acceptance_radius_m", "float", "waypoint reached within this distance [m]",
-              default=0.25, min=0.01, max=100.0, read_only=True),
+              default=_pp("acceptance_radius_m"), min=0.01, max=100.0, read_only=True),
     ParamSpec("turn_slowdown_radius_m", "float",
-              "slow down on arcs tighter than this radius [m] (0: off)", default=1.0, min=0.0,
-              max=100.0, read_only=True),
+              "slow down on arcs tighter than this radius [m] (0: off)",
+              default=_pp("turn_slowdown_radius_m"), min=0.0, max=100.0, read_only=True),
     ParamSpec("goal_decel_mps2", "float", "braking toward the final waypoint [m/s^2]",
-              default=0.5, min=0.01, max=20.0, read_only=True),
+              default=_pp("goal_decel_mps2"), min=0.01, max=20.0, read_only=True),
     ParamSpec("rotate_in_place_angle_rad", "float",
               "turn in place when the goal point is beyond this bearing [rad] (pi: never)",
-              default=1.5, min=0.01, max=math.pi, read_only=True),
+              default=_pp("rotate_in_place_angle_rad"), min=0.01, max=math.pi, read_only=True),
 )
 
 SCHEMA = (

@@ -18,6 +18,7 @@ Topics:
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from geometry_msgs.msg import PoseStamped
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -32,27 +33,29 @@ from dg_bringup.scenarios.humanoid_mission import (
 )
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.qos import SENSOR_QOS, STATE_QOS
 from dg_common.sim_time import stamp_to_s
 from dg_interfaces.msg import MissionProgress, WalkingState
 
+_seq = partial(core_default, SequencerConfig)
 SCHEMA = (
     ParamSpec("goals", "float[]", "goal poses [x0, y0, yaw0, x1, ...] in frame_id [m, m, rad]",
               min_len=3, read_only=True),
     ParamSpec("frame_id", "str", "walking frame of the goals and walking states",
               default="world", read_only=True),
+    # the sequencer's settings, with SequencerConfig's defaults
     ParamSpec("goal_tolerance_m", "float", "reached: standing with the CoM this close [m]",
-              default=0.2, min=0.01, max=10.0, read_only=True),
+              default=_seq("goal_tolerance_m"), min=0.01, max=10.0, read_only=True),
     ParamSpec("start_delay_s", "float", "stand this long before the first goal [s]",
-              default=1.0, min=0.0, max=600.0, read_only=True),
+              default=_seq("start_delay_s"), min=0.0, max=600.0, read_only=True),
     ParamSpec("accept_timeout_s", "float",
               "send a goal again if the controller does not start within this [s]",
-              default=2.0, min=0.1, max=600.0, read_only=True),
+              default=_seq("accept_timeout_s"), min=0.1, max=600.0, read_only=True),
     ParamSpec("goal_timeout_s", "float", "fail when a goal takes longer than this [s]",
-              default=120.0, min=1.0, max=86400.0, read_only=True),
+              default=_seq("goal_timeout_s"), min=1.0, max=86400.0, read_only=True),
     ParamSpec("max_resends", "int", "resends of one goal before the mission fails",
-              default=2, min=0, max=100, read_only=True),
+              default=_seq("max_resends"), min=0, max=100, read_only=True),
     ParamSpec("state_timeout_s", "float", "HOLDING when no walking state for this long [s]",
               default=1.0, min=0.01, max=600.0, read_only=True),
     ParamSpec("mission_name", "str", "name in mission_progress", default="humanoid_path",

@@ -60,7 +60,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from dg_common.diagnostics import ERROR, WARN
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
-from dg_common.param_schema import ParameterError, ParamSpec, read_only_param
+from dg_common.param_schema import ParameterError, ParamSpec, core_default, read_only_param
 from dg_common.qos import COMMAND_SUB_QOS, SENSOR_QOS
 from dg_common.sim_time import s_to_stamp
 from dg_motion.errors import MotionInputError
@@ -95,8 +95,8 @@ SCHEMA = (
     read_only_param("hardware_params_file", "str",
                     "YAML mapping given to the plug-in's on_configure ('' = its defaults)", ""),
     ParamSpec("control_law", "str", "loop law (may be switched at run time: the loop "
-              "rebuilds the law and keeps following the current reference)", "position",
-              choices=tuple(k.value for k in LawKind)),
+              "rebuilds the law and keeps following the current reference)",
+              core_default(LoopConfig, "law"), choices=tuple(k.value for k in LawKind)),
     read_only_param("kp", "float[]", "position error gains of the effort laws [1/s^2]",
                     [400.0] * 6, 0.0, 1e6),
     read_only_param("kd", "float[]", "velocity error gains of the effort laws [1/s]",
@@ -104,7 +104,8 @@ SCHEMA = (
     read_only_param("ki", "float[]", "integral gains of the effort laws [1/s^3] "
                     "(each below kp * kd; all 0 = no integral action)", [0.0] * 6, 0.0, 1e7),
     read_only_param("loop_rate_hz", "float", "control loop rate [Hz]", 1000.0, 10.0, 10000.0),
-    read_only_param("realtime", "bool", "SCHED_FIFO, CPU pinning, gc off in the loop", True),
+    read_only_param("realtime", "bool", "SCHED_FIFO, CPU pinning, gc off in the loop",
+                    core_default(LoopConfig, "realtime")),
     read_only_param("path_tolerance_rad", "float",
                     "default path position tolerance [rad] (<= 0: unchecked)", 0.1, -1.0, 10.0),
     read_only_param("goal_tolerance_rad", "float",
@@ -117,10 +118,11 @@ SCHEMA = (
                     "default time after the end to reach the goal tolerance [s]", 1.0, 0.0,
                     600.0),
     read_only_param("start_tolerance_rad", "float",
-                    "a point at time 0 must be this close to the current position [rad]", 0.01,
-                    0.0, 10.0),
+                    "a point at time 0 must be this close to the current position [rad]",
+                    core_default(LoopConfig, "start_tolerance_rad"), 0.0, 10.0),
     read_only_param("publish_clock", "bool", "publish /clock from simulated hardware", False),
-    read_only_param("rtf", "float", "real-time factor of simulated hardware", 1.0, 0.01, 100.0),
+    read_only_param("rtf", "float", "real-time factor of simulated hardware",
+                    core_default(LoopConfig, "rtf"), 0.01, 100.0),
     read_only_param("state_publish_rate_hz", "float", "/joint_states and controller_state [Hz]",
                     100.0, 1.0, 1000.0),
     read_only_param("gpio_names", "str[]", "hardware GPIO commands (std_msgs/Float64 topics)",

@@ -69,7 +69,7 @@ from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.geometry import yaw_from_quaternion
 from dg_common.lifecycle import ActuatorNode, ControlStatus
 from dg_common.main import run_node
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.param_schema import read_only_param as _p
 from dg_common.qos import COMMAND_SUB_QOS, SENSOR_QOS, command_pub_qos
 from dg_common.sim_time import s_to_stamp, stamp_to_s
@@ -126,7 +126,8 @@ def _controller_schema() -> tuple[ParamSpec, ...]:
         description, lo, hi = CONTROLLER_PARAMS.get(f.name, (f"ControllerConfig.{f.name}",
                                                               None, None))
         kind = f.type if isinstance(f.type, str) else f.type.__name__
-        specs.append(_p(f.name, kind, description, f.default, lo, hi))
+        specs.append(_p(f.name, kind, description, core_default(ControllerConfig, f.name), lo,
+                        hi))
     return tuple(specs)
 
 

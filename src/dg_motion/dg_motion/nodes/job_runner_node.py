@@ -41,7 +41,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, read_only_param
+from dg_common.param_schema import ParameterError, core_default, read_only_param
 from dg_common.qos import COMMAND_SUB_QOS, STATE_QOS
 from dg_common.sim_time import s_to_stamp, stamp_to_s
 from dg_interfaces.msg import JobEvent as JobEventMsg
@@ -71,7 +71,8 @@ SCHEMA = (
     read_only_param("compensated_control_law", "str",
                     "the controller's law in compensated runs", "computed_torque",
                     choices=_LAWS),
-    read_only_param("shaper_kind", "str", "input shaper of shaped runs", "ei",
+    read_only_param("shaper_kind", "str", "input shaper of shaped runs",
+                    core_default(JobSequencer, "shaper_kind"),
                     choices=("zv", "mzv", "zvd", "zvdd", "ei", "ei2", "ei3")),
     read_only_param("mode_frequency_hz", "float",
                     "dominant mode [Hz] of shaped runs; 0 = identify it with a test move",

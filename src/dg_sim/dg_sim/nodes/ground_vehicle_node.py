@@ -29,6 +29,7 @@ depth 10), so subscribers see the same offers in both worlds.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ from dg_common.geodesy import Datum
 from dg_common.geometry import quaternion_from_yaw
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.qos import BRIDGE_PUB_QOS, COMMAND_SUB_QOS
 from dg_common.validation import InvalidInput, require_finite
 from dg_common.watchdog import Watchdog
@@ -57,6 +58,9 @@ from dg_sim.ground_vehicle.kinematics import (
     Pose2D,
 )
 
+#: Spawn pose and drive limits: the kinematic model's defaults.
+_pose = partial(core_default, Pose2D)
+_limits = partial(core_default, DriveLimits)
 SCHEMA = (
     ParamSpec("bridge_config", "str",
               "ros_gz_bridge YAML naming the vehicle's ROS topics (config/ground_vehicle_bridge"
@@ -70,21 +74,21 @@ SCHEMA = (
     ParamSpec("cmd_timeout_s", "float", "stop when no valid cmd_vel came for this long [s]",
               default=0.5, min=0.01, max=60.0, read_only=True),
     ParamSpec("initial_x_m", "float", "spawn position x (east) in world and odom [m]",
-              default=0.0, min=-1e5, max=1e5, read_only=True),
+              default=_pose("x_m"), min=-1e5, max=1e5, read_only=True),
     ParamSpec("initial_y_m", "float", "spawn position y (north) in world and odom [m]",
-              default=0.0, min=-1e5, max=1e5, read_only=True),
+              default=_pose("y_m"), min=-1e5, max=1e5, read_only=True),
     ParamSpec("initial_yaw_rad", "float", "spawn heading, counter-clockwise from east [rad]",
-              default=0.0, min=-3.15, max=3.15, read_only=True),
-    ParamSpec("speed_max_mps", "float", "forward speed limit [m/s]", default=1.0, min=0.0,
-              max=50.0, read_only=True),
-    ParamSpec("speed_min_mps", "float", "reverse speed limit [m/s] (<= 0)", default=-0.5,
-              min=-50.0, max=0.0, read_only=True),
-    ParamSpec("yaw_rate_max_radps", "float", "yaw rate limit [rad/s]", default=1.5, min=0.01,
-              max=20.0, read_only=True),
-    ParamSpec("accel_max_mps2", "float", "linear acceleration limit [m/s^2]", default=1.0,
-              min=0.01, max=50.0, read_only=True),
-    ParamSpec("yaw_accel_max_radps2", "float", "yaw acceleration limit [rad/s^2]", default=3.0,
-              min=0.01, max=100.0, read_only=True),
+              default=_pose("yaw_rad"), min=-3.15, max=3.15, read_only=True),
+    ParamSpec("speed_max_mps", "float", "forward speed limit [m/s]",
+              default=_limits("speed_max_mps"), min=0.0, max=50.0, read_only=True),
+    ParamSpec("speed_min_mps", "float", "reverse speed limit [m/s] (<= 0)",
+              default=_limits("speed_min_mps"), min=-50.0, max=0.0, read_only=True),
+    ParamSpec("yaw_rate_max_radps", "float", "yaw rate limit [rad/s]",
+              default=_limits("yaw_rate_max_radps"), min=0.01, max=20.0, read_only=True),
+    ParamSpec("accel_max_mps2", "float", "linear acceleration limit [m/s^2]",
+              default=_limits("accel_max_mps2"), min=0.01, max=50.0, read_only=True),
+    ParamSpec("yaw_accel_max_radps2", "float", "yaw acceleration limit [rad/s^2]",
+              default=_limits("yaw_accel_max_radps2"), min=0.01, max=100.0, read_only=True),
     ParamSpec("odom_speed_sigma_mps", "float", "wheel odometry speed noise sigma [m/s]",
               default=0.01, min=0.0, max=10.0, read_only=True),
     ParamSpec("odom_yaw_rate_sigma_radps", "float", "wheel odometry yaw rate noise [rad/s]",

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import partial
 from typing import Any
 
 from geometry_msgs.msg import PointStamped, WrenchStamped
@@ -47,7 +48,7 @@ from std_msgs.msg import Bool, Float64MultiArray
 from dg_common.diagnostics import OK, WARN
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.param_schema import read_only_param as _p
 from dg_common.qos import BRIDGE_PUB_QOS, COMMAND_SUB_QOS
 from dg_sim.clock import MAX_RTF
@@ -58,15 +59,18 @@ _F = "float"
 COMMAND_TOPIC = "/leg_position_controller/commands"
 #: Variance reported for what the simulated IMU measures without noise [rad^2, ...].
 VARIANCE_FLOOR = 1e-9
+#: What the robot and its world are built from: BipedSimConfig's defaults.
+_bsim = partial(core_default, BipedSimConfig)
 
 SCHEMA = (
-    _p("urdf_path", "str", "biped URDF; empty: dg_motion's config/robots/biped/biped.urdf", ""),
+    _p("urdf_path", "str", "biped URDF; empty: dg_motion's config/robots/biped/biped.urdf",
+       _bsim("urdf_path")),
     _p("servo_file", "str", "joint servo gains (leg_servos.yaml format); empty: beside the "
-       "URDF", ""),
+       "URDF", _bsim("servo_file")),
     _p("step_s", _F, "clock step = sensor period [s] (the controller's period)", 0.005,
        0.001, 0.05),
-    _p("physics_dt_s", _F, "physics and servo step [s] (step_s must be a multiple)", 0.001,
-       0.0001, 0.005),
+    _p("physics_dt_s", _F, "physics and servo step [s] (step_s must be a multiple)",
+       _bsim("physics_dt_s"), 0.0001, 0.005),
     ParamSpec("rtf", _F, "real-time factor of the steps (may change at run time)", 1.0,
               min=0.001, max=MAX_RTF),
     _p("lockstep", "bool", "wait for the controller's answer to each state before the next "
@@ -75,16 +79,19 @@ SCHEMA = (
        0.001, 60.0),
     _p("duration_s", _F, "stop (exit 0) after this much sim time [s]; 0: run until stopped",
        0.0, 0.0, 1e7),
-    _p("terrain", "str", "ground: flat or steps (random height tiles)", "flat",
+    _p("terrain", "str", "ground: flat or steps (random height tiles)", _bsim("terrain"),
        choices=("flat", "steps")),
-    _p("terrain_seed", "int", "seed of the tile heights", 0, 0, 2**31 - 1),
-    _p("step_height_m", _F, "steps: tile heights uniform in [-h, +h] [m]", 0.02, 0.0, 0.2),
-    _p("friction", _F, "sole/ground Coulomb friction coefficient", 1.0, 0.05, 5.0),
-    _p("seed", "int", "seed of the sensor noise", 0, 0, 2**31 - 1),
-    _p("gyro_noise_rad_s", _F, "gyro white noise std [rad/s]", 0.0, 0.0, 10.0),
-    _p("acc_noise_mps2", _F, "accelerometer white noise std [m/s^2]", 0.0, 0.0, 100.0),
-    _p("wrench_noise_n", _F, "foot force white noise std [N] (moments: / 10 m)", 0.0, 0.0,
-       1000.0),
+    _p("terrain_seed", "int", "seed of the tile heights", _bsim("terrain_seed"), 0, 2**31 - 1),
+    _p("step_height_m", _F, "steps: tile heights uniform in [-h, +h] [m]", _bsim("step_height_m"),
+       0.0, 0.2),
+    _p("friction", _F, "sole/ground Coulomb friction coefficient", _bsim("friction"), 0.05, 5.0),
+    _p("seed", "int", "seed of the sensor noise", _bsim("seed"), 0, 2**31 - 1),
+    _p("gyro_noise_rad_s", _F, "gyro white noise std [rad/s]", _bsim("gyro_noise_rad_s"), 0.0,
+       10.0),
+    _p("acc_noise_mps2", _F, "accelerometer white noise std [m/s^2]", _bsim("acc_noise_mps2"), 0.0,
+       100.0),
+    _p("wrench_noise_n", _F, "foot force white noise std [N] (moments: / 10 m)",
+       _bsim("wrench_noise_n"), 0.0, 1000.0),
     _p("push_times_s", "float[]", "sim times at which pushes start [s]", [], 0.0, 1e7),
     _p("push_forces_n", "float[]", "push forces, flat [fx, fy, fz, ...] per push, world [N]",
        [], -MAX_PUSH_N, MAX_PUSH_N),

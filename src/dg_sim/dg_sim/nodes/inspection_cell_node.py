@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ from std_msgs.msg import String
 from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError
+from dg_common.param_schema import ParameterError, core_default
 from dg_common.param_schema import read_only_param as _p
 from dg_common.qos import BRIDGE_PUB_QOS, STATE_QOS
 from dg_common.sensor_conv import camera_info_msg, image_to_msg, xyz_to_cloud
@@ -62,7 +63,7 @@ _F = "float"
 
 # Defaults: the line's own here; what the cell produces from CellConfig (one source). The
 # launch files set n_parts, seed and wait_for; config/inspection_cell.yaml the rest.
-_D = CellConfig()
+_cell = partial(core_default, CellConfig)
 SCHEMA = (
     _p("n_parts", "int", "parts to present, then report SUCCEEDED (0: run forever)", 0, 0,
        10_000_000),
@@ -87,42 +88,42 @@ SCHEMA = (
     _p("cloud_frame_id", "str", "frame of the points (conveyor: x along travel, z up)",
        "conveyor"),
     # what the cell produces (dg_sim.inspection.cell.CellConfig)
-    _p("seed", "int", "seed of everything random (part k uses [seed, k])", _D.seed, 0,
+    _p("seed", "int", "seed of everything random (part k uses [seed, k])", _cell("seed"), 0,
        2**31 - 1),
-    _p("defect_probability", _F, "probability that a part is defective", _D.defect_probability,
-       0.0, 1.0),
-    _p("defect_types", "str[]", "defect types to draw from", list(_D.defect_types),
+    _p("defect_probability", _F, "probability that a part is defective",
+       _cell("defect_probability"), 0.0, 1.0),
+    _p("defect_types", "str[]", "defect types to draw from", _cell("defect_types"),
        choices=DEFECT_TYPES),
     _p("second_defect_probability", _F, "probability that a defective part has two defects",
-       _D.second_defect_probability, 0.0, 1.0),
-    _p("image_width_px", "int", "camera width [px]", _D.image_width_px, 16, 8192),
-    _p("image_height_px", "int", "camera height [px]", _D.image_height_px, 16, 8192),
-    _p("mm_per_px", _F, "scale on the belt plane [mm/px]", _D.mm_per_px, 0.001, 10.0),
+       _cell("second_defect_probability"), 0.0, 1.0),
+    _p("image_width_px", "int", "camera width [px]", _cell("image_width_px"), 16, 8192),
+    _p("image_height_px", "int", "camera height [px]", _cell("image_height_px"), 16, 8192),
+    _p("mm_per_px", _F, "scale on the belt plane [mm/px]", _cell("mm_per_px"), 0.001, 10.0),
     _p("focal_length_px", _F, "focal length [px] (working distance = f * mm_per_px)",
-       _D.focal_length_px, 1.0, 1e6),
-    _p("supersample", "int", "rendering supersampling factor", _D.supersample, 1, 8),
-    _p("board_shift_px", _F, "max board shift on the belt [px]", _D.board_shift_px, 0.0,
+       _cell("focal_length_px"), 1.0, 1e6),
+    _p("supersample", "int", "rendering supersampling factor", _cell("supersample"), 1, 8),
+    _p("board_shift_px", _F, "max board shift on the belt [px]", _cell("board_shift_px"), 0.0,
        1000.0),
-    _p("board_rotation_deg", _F, "max board rotation [deg]", _D.board_rotation_deg, 0.0,
+    _p("board_rotation_deg", _F, "max board rotation [deg]", _cell("board_rotation_deg"), 0.0,
        180.0),
-    _p("blur_px", _F, "optical blur (Gaussian sigma) [px]", _D.blur_px, 0.0, 10.0),
-    _p("noise_grey", _F, "sensor noise (Gaussian sigma) [grey levels]", _D.noise_grey, 0.0,
+    _p("blur_px", _F, "optical blur (Gaussian sigma) [px]", _cell("blur_px"), 0.0, 10.0),
+    _p("noise_grey", _F, "sensor noise (Gaussian sigma) [grey levels]", _cell("noise_grey"), 0.0,
        50.0),
     _p("process_sigma_mm", _F, "scatter of the boards' outline and drills [mm]",
-       _D.process_sigma_mm, 0.0, 1.0),
+       _cell("process_sigma_mm"), 0.0, 1.0),
     _p("depth_pitch_mm", _F, "3D camera: ray spacing on the belt plane [mm]",
-       _D.depth_pitch_mm, 0.01, 10.0),
+       _cell("depth_pitch_mm"), 0.01, 10.0),
     _p("depth_noise_mm", _F, "3D camera: noise along the ray (Gaussian sigma) [mm]",
-       _D.depth_noise_mm, 0.0, 10.0),
-    _p("depth_field_x_mm", _F, "3D camera: field along the travel [mm]", _D.depth_field_x_mm,
+       _cell("depth_noise_mm"), 0.0, 10.0),
+    _p("depth_field_x_mm", _F, "3D camera: field along the travel [mm]", _cell("depth_field_x_mm"),
        1.0, 2000.0),
-    _p("depth_field_y_mm", _F, "3D camera: field across the belt [mm]", _D.depth_field_y_mm,
+    _p("depth_field_y_mm", _F, "3D camera: field across the belt [mm]", _cell("depth_field_y_mm"),
        1.0, 2000.0),
     _p("depth_standoff_mm", _F, "3D camera: optical centre above the belt [mm]",
-       _D.depth_standoff_mm, 20.0, 5000.0),
-    _p("part_shift_mm", _F, "max housing shift on the belt [mm]", _D.part_shift_mm, 0.0,
+       _cell("depth_standoff_mm"), 20.0, 5000.0),
+    _p("part_shift_mm", _F, "max housing shift on the belt [mm]", _cell("part_shift_mm"), 0.0,
        100.0),
-    _p("part_yaw_deg", _F, "max housing rotation on the belt [deg]", _D.part_yaw_deg, 0.0,
+    _p("part_yaw_deg", _F, "max housing rotation on the belt [deg]", _cell("part_yaw_deg"), 0.0,
        180.0),
 )
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,7 @@ from dg_common.geodesy import Datum
 from dg_common.geometry import quaternion_from_yaw, wrap_angle
 from dg_common.main import run_node
 from dg_common.node import DgNode
-from dg_common.param_schema import ParameterError, ParamSpec
+from dg_common.param_schema import ParameterError, ParamSpec, core_default
 from dg_common.param_schema import read_only_param as _p
 from dg_common.qos import BRIDGE_PUB_QOS, COMMAND_SUB_QOS
 from dg_common.validation import InvalidInput, require_finite
@@ -89,6 +90,13 @@ from dg_sim.usv.water_quality import WaterQualityConfig, WaterQualityField, Wate
 #: Variance reported for quantities the planar model knows exactly (roll, pitch) [rad^2].
 VARIANCE_FLOOR = 1e-9
 _F = "float"
+#: The defaults of the simulated environment, sensors and hardware are their models' own.
+_current = partial(core_default, CurrentField)
+_gnss = partial(core_default, GnssSensor)
+_imu = partial(core_default, ImuSensor)
+_battery = partial(core_default, Battery)
+_water = partial(core_default, WaterQualityConfig)
+_tracker = partial(core_default, NoisyTracker)
 
 
 SCHEMA = (
@@ -106,32 +114,36 @@ SCHEMA = (
        MAX_RTF),
     _p("cmd_timeout_s", _F, "zero a thruster when no valid command came for this long [s]",
        1.0, 0.01, 60.0),
-    _p("initial_x_m", _F, "start position east in map [m]", 0.0, -1e5, 1e5),
-    _p("initial_y_m", _F, "start position north in map [m]", 0.0, -1e5, 1e5),
-    _p("initial_yaw_rad", _F, "start heading, counter-clockwise from east [rad]", 0.0,
-       -3.15, 3.15),
+    _p("initial_x_m", _F, "start position east in map [m]", core_default(UsvState, "x_m"), -1e5,
+       1e5),
+    _p("initial_y_m", _F, "start position north in map [m]", core_default(UsvState, "y_m"), -1e5,
+       1e5),
+    _p("initial_yaw_rad", _F, "start heading, counter-clockwise from east [rad]",
+       core_default(UsvState, "psi_rad"), -3.15, 3.15),
     _p("seed", "int", "seed of every noise and disturbance process", 0, 0, 2**31 - 1),
     # environment (directions: ENU, the direction the wind/waves/current move TOWARD)
     _p("wind_speed_mps", _F, "mean wind speed [m/s]", 0.0, 0.0, 50.0),
     _p("wind_direction_rad", _F, "direction the wind blows toward (ENU) [rad]", 0.0,
        -6.3, 6.3),
-    _p("wind_gust_gain_mps", _F, "gust standard deviation [m/s] (VRX gain constant)", 0.0,
-       0.0, 20.0),
-    _p("wind_gust_time_constant_s", _F, "gust correlation time [s]", 2.0, 0.01, 1000.0),
+    _p("wind_gust_gain_mps", _F, "gust standard deviation [m/s] (VRX gain constant)",
+       core_default(Wind, "gust_gain"), 0.0, 20.0),
+    _p("wind_gust_time_constant_s", _F, "gust correlation time [s]",
+       core_default(Wind, "gust_time_constant_s"), 0.01, 1000.0),
     _p("wave_sig_height_m", _F, "significant wave height [m] (0: calm)", 0.0, 0.0, 5.0),
     _p("wave_peak_period_s", _F, "peak period of the wave spectrum [s]", 3.0, 0.5, 30.0),
     _p("wave_direction_rad", _F, "direction the waves travel toward (ENU) [rad]", 0.0,
        -6.3, 6.3),
-    _p("current_speed_mps", _F, "mean water current [m/s]", 0.0, 0.0, 5.0),
-    _p("current_direction_rad", _F, "direction the current flows toward (ENU) [rad]", 0.0,
-       -6.3, 6.3),
-    _p("current_spatial_rms_mps", _F, "RMS of the spatial current variation [m/s]", 0.0,
-       0.0, 5.0),
+    _p("current_speed_mps", _F, "mean water current [m/s]", _current("speed_mps"), 0.0, 5.0),
+    _p("current_direction_rad", _F, "direction the current flows toward (ENU) [rad]",
+       _current("direction_rad"), -6.3, 6.3),
+    _p("current_spatial_rms_mps", _F, "RMS of the spatial current variation [m/s]",
+       _current("spatial_rms_mps"), 0.0, 5.0),
     _p("current_length_scale_m", _F, "wavelength of the spatial current variation [m]",
-       200.0, 1.0, 1e5),
-    _p("current_temporal_rms_mps", _F, "RMS of the slow current speed modulation [m/s]", 0.0,
-       0.0, 5.0),
-    _p("current_time_scale_s", _F, "period scale of that modulation [s]", 600.0, 1.0, 1e6),
+       _current("length_scale_m"), 1.0, 1e5),
+    _p("current_temporal_rms_mps", _F, "RMS of the slow current speed modulation [m/s]",
+       _current("temporal_rms_mps"), 0.0, 5.0),
+    _p("current_time_scale_s", _F, "period scale of that modulation [s]", _current("time_scale_s"),
+       1.0, 1e6),
     # geodesy
     _p("datum_latitude_deg", _F, "latitude of the map origin [deg]", 47.3977, -89.0, 89.0),
     _p("datum_longitude_deg", _F, "longitude of the map origin [deg]", 8.5456, -180.0, 180.0),
@@ -139,13 +151,15 @@ SCHEMA = (
        488.0, -1000.0, 10000.0),
     # GNSS
     _p("gnss_rate_hz", _F, "GNSS fix rate [Hz]", 5.0, 0.1, 100.0),
-    _p("gnss_horizontal_sigma_m", _F, "GNSS white noise per horizontal axis [m]", 0.5, 0.0,
+    _p("gnss_horizontal_sigma_m", _F, "GNSS white noise per horizontal axis [m]",
+       _gnss("horizontal_sigma_m"), 0.0, 100.0),
+    _p("gnss_vertical_sigma_m", _F, "GNSS white noise up [m]", _gnss("vertical_sigma_m"), 0.0,
        100.0),
-    _p("gnss_vertical_sigma_m", _F, "GNSS white noise up [m]", 1.0, 0.0, 100.0),
     _p("gnss_bias_sigma_m", _F, "GNSS Gauss-Markov bias sigma per axis [m]", 0.3, 0.0, 100.0),
-    _p("gnss_bias_time_constant_s", _F, "GNSS bias correlation time [s]", 60.0, 0.1, 1e5),
-    _p("gnss_antenna_height_m", _F, "GNSS antenna above the water line [m]", 1.3, -10.0,
-       100.0),
+    _p("gnss_bias_time_constant_s", _F, "GNSS bias correlation time [s]",
+       _gnss("bias_time_constant_s"), 0.1, 1e5),
+    _p("gnss_antenna_height_m", _F, "GNSS antenna above the water line [m]",
+       _gnss("antenna_height_m"), -10.0, 100.0),
     # Outage windows may change at run time (ros2 param set) to inject a fault live.
     ParamSpec("gnss_outages_s", "float[]", "GNSS outage windows, flat [start_s, end_s, ...] "
               "(sim time)", default=[], min=-1e9, max=1e9),
@@ -154,51 +168,61 @@ SCHEMA = (
        choices=("silent", "no_fix")),
     # IMU (defaults: VRX WAM-V IMU noise, wamv_imu.xacro)
     _p("imu_rate_hz", _F, "IMU rate [Hz] (at most rate_hz)", 50.0, 0.1, 1000.0),
-    _p("imu_gyro_sigma_radps", _F, "gyro white noise [rad/s]", 0.009, 0.0, 10.0),
-    _p("imu_gyro_bias_radps", _F, "gyro turn-on bias sigma [rad/s]", 0.00075, 0.0, 10.0),
-    _p("imu_accel_sigma_mps2", _F, "accelerometer white noise [m/s^2]", 0.021, 0.0, 100.0),
-    _p("imu_accel_bias_mps2", _F, "accelerometer turn-on bias sigma [m/s^2]", 0.05, 0.0,
-       100.0),
-    _p("imu_orientation_sigma_rad", _F, "yaw noise of the IMU orientation [rad]", 0.01, 0.0,
-       3.0),
+    _p("imu_gyro_sigma_radps", _F, "gyro white noise [rad/s]", _imu("gyro_sigma_radps"), 0.0, 10.0),
+    _p("imu_gyro_bias_radps", _F, "gyro turn-on bias sigma [rad/s]", _imu("gyro_bias_radps"), 0.0,
+       10.0),
+    _p("imu_accel_sigma_mps2", _F, "accelerometer white noise [m/s^2]", _imu("accel_sigma_mps2"),
+       0.0, 100.0),
+    _p("imu_accel_bias_mps2", _F, "accelerometer turn-on bias sigma [m/s^2]",
+       _imu("accel_bias_mps2"), 0.0, 100.0),
+    _p("imu_orientation_sigma_rad", _F, "yaw noise of the IMU orientation [rad]",
+       _imu("orientation_sigma_rad"), 0.0, 3.0),
     # battery and power
-    _p("battery_capacity_wh", _F, "usable battery energy [Wh]", 5370.0, 1.0, 1e7),
-    _p("battery_voltage_full_v", _F, "open-circuit voltage when full [V]", 29.4, 1.0, 1000.0),
-    _p("battery_voltage_empty_v", _F, "open-circuit voltage when empty [V]", 21.0, 1.0,
-       1000.0),
-    _p("battery_internal_resistance_ohm", _F, "battery series resistance [ohm]", 0.02, 1e-6,
-       100.0),
-    _p("battery_initial_soc", _F, "state of charge at start [0..1]", 1.0, 0.0, 1.0),
-    _p("battery_hotel_load_w", _F, "constant electronics load [W]", 60.0, 0.0, 1e5),
+    _p("battery_capacity_wh", _F, "usable battery energy [Wh]", _battery("capacity_wh"), 1.0, 1e7),
+    _p("battery_voltage_full_v", _F, "open-circuit voltage when full [V]",
+       _battery("voltage_full_v"), 1.0, 1000.0),
+    _p("battery_voltage_empty_v", _F, "open-circuit voltage when empty [V]",
+       _battery("voltage_empty_v"), 1.0, 1000.0),
+    _p("battery_internal_resistance_ohm", _F, "battery series resistance [ohm]",
+       _battery("internal_resistance_ohm"), 1e-6, 100.0),
+    _p("battery_initial_soc", _F, "state of charge at start [0..1]", _battery("initial_soc"), 0.0,
+       1.0),
+    _p("battery_hotel_load_w", _F, "constant electronics load [W]", _battery("hotel_load_w"), 0.0,
+       1e5),
     _p("thruster_max_power_w", _F, "electric input power of one thruster at full thrust [W]",
        4000.0, 1.0, 1e6),
     _p("battery_rate_hz", _F, "BatteryState rate [Hz]", 1.0, 0.01, 100.0),
     # water quality
-    _p("water_field_seed", "int", "seed of the reservoir's water-quality field", 0, 0,
-       2**31 - 1),
+    _p("water_field_seed", "int", "seed of the reservoir's water-quality field",
+       core_default(WaterQualityField, "seed"), 0, 2**31 - 1),
     _p("water_rate_hz", _F, "water-quality reading rate [Hz]", 1.0, 0.01, 100.0),
-    _p("water_temperature_mean_c", _F, "mean water temperature [degC]", 18.0, 0.0, 40.0),
-    _p("water_temperature_amplitude_c", _F, "temperature variation amplitude [degC]", 4.0,
-       0.0, 20.0),
-    _p("water_min_wavelength_m", _F, "shortest wavelength of the field [m]", 150.0, 1.0, 1e5),
-    _p("water_max_wavelength_m", _F, "longest wavelength of the field [m]", 1500.0, 1.0, 1e6),
+    _p("water_temperature_mean_c", _F, "mean water temperature [degC]",
+       _water("temperature_mean_c"), 0.0, 40.0),
+    _p("water_temperature_amplitude_c", _F, "temperature variation amplitude [degC]",
+       _water("temperature_amplitude_c"), 0.0, 20.0),
+    _p("water_min_wavelength_m", _F, "shortest wavelength of the field [m]",
+       _water("min_wavelength_m"), 1.0, 1e5),
+    _p("water_max_wavelength_m", _F, "longest wavelength of the field [m]",
+       _water("max_wavelength_m"), 1.0, 1e6),
     # operator link
     _p("operator_heartbeat_rate_hz", _F, "operator heartbeat rate [Hz]", 2.0, 0.1, 100.0),
     ParamSpec("operator_outages_s", "float[]", "operator link outage windows, flat "
               "[start_s, end_s, ...] (sim time)", default=[], min=-1e9, max=1e9),
-    _p("operator_loss_probability", _F, "probability that one heartbeat is lost", 0.0, 0.0,
-       1.0),
+    _p("operator_loss_probability", _F, "probability that one heartbeat is lost",
+       core_default(OperatorLink, "loss_probability"), 0.0, 1.0),
     # traffic
     _p("traffic_file", "str", "YAML of other vessels (config/usv_traffic.yaml format); "
        "empty: none", ""),
-    _p("ais_static_every", "int", "send AIS type 5 static data every n-th report", 6, 1, 1000),
+    _p("ais_static_every", "int", "send AIS type 5 static data every n-th report",
+       core_default(AisTransmitter, "static_every"), 1, 1000),
     _p("tracker_rate_hz", _F, "tracked-targets rate [Hz]", 1.0, 0.01, 100.0),
-    _p("tracker_position_sigma_m", _F, "tracker position noise [m]", 2.0, 0.0, 1000.0),
-    _p("tracker_velocity_sigma_mps", _F, "tracker velocity noise per axis [m/s]", 0.2, 0.0,
-       100.0),
-    _p("tracker_max_range_m", _F, "tracker range [m]", 1500.0, 1.0, 1e6),
-    _p("tracker_detection_probability", _F, "probability a vessel in range is reported", 1.0,
-       0.0, 1.0),
+    _p("tracker_position_sigma_m", _F, "tracker position noise [m]", _tracker("position_sigma_m"),
+       0.0, 1000.0),
+    _p("tracker_velocity_sigma_mps", _F, "tracker velocity noise per axis [m/s]",
+       _tracker("velocity_sigma_mps"), 0.0, 100.0),
+    _p("tracker_max_range_m", _F, "tracker range [m]", _tracker("max_range_m"), 1.0, 1e6),
+    _p("tracker_detection_probability", _F, "probability a vessel in range is reported",
+       _tracker("detection_probability"), 0.0, 1.0),
     # frames
     _p("map_frame_id", "str", "world frame of the ground truth and targets", "map"),
     _p("base_frame_id", "str", "boat body frame (REP-105)", "base_link"),

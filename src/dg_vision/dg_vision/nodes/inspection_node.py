@@ -73,7 +73,7 @@ from vision_msgs.msg import (
 from dg_common.diagnostics import ERROR, OK, WARN
 from dg_common.main import run_node
 from dg_common.node import WARN_THROTTLE_S, DgNode
-from dg_common.param_schema import ParamSpec
+from dg_common.param_schema import ParamSpec, core_default
 from dg_common.sensor_conv import (
     cloud_rejection,
     first_rejection,
@@ -102,7 +102,7 @@ SCHEMA = (
     ParamSpec("sync_slop_s", _F, "largest stamp difference of a synchronised set [s] "
               "(0 = exact stamps)", default=0.005, min=0.0, max=1.0, read_only=True),
     ParamSpec("sync_queue_size", "int", "unmatched messages kept per input topic",
-              default=10, min=1, max=1000, read_only=True),
+              default=core_default(StampSync, "queue_size"), min=1, max=1000, read_only=True),
     ParamSpec("reliable_inputs", "bool", "subscribe to the inputs reliably, so that no part "
               "goes uninspected (matches reliable publishers: ros_gz_bridge, most camera "
               "drivers); false = best effort, for publishers that only offer that",
