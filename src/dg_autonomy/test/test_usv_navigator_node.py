@@ -118,6 +118,11 @@ class Harness:
         left, right = self.last_thrust()
         return left is not None and right is not None and (left != 0.0 or right != 0.0)
 
+    def odom_handled_since(self, t_s):
+        """True once the navigator has taken a valid odometry message at or after ``t_s``."""
+        now = self.nav.now_s()
+        return now - self.nav.odom_monitor.age_s(now) >= t_s
+
     def all_thrust_ok(self):
         return all(math.isfinite(v) and -REV_N <= v <= FWD_N
                    for side in self.thrust.values() for _, v in side)
@@ -147,10 +152,12 @@ def test_nan_odometry_is_rejected_and_thrust_goes_to_zero(harness, capfd):
     h.start()
     h.command(GuidanceCommand.MODE_FOLLOW_PATH, [(0.0, 0.0), (50.0, 0.0)])
     assert h.spin_until(h.pushing, 3.0, odom_rate_hz=50.0)
-    deadline = time.monotonic() + TIMEOUT_S + 4 * PERIOD_S
-    while time.monotonic() < deadline:
-        h.odom_pub.publish(h.odom(x=math.nan))
-        h.spin_until(lambda: False, 0.02)
+    # The odometry stream goes on at 50 Hz, all NaN, until the navigator has published
+    # thrust 3 periods past the command timeout counted from the last valid odometry.
+    h.boat.s[0] = math.nan
+    t_deadline = h.nav.now_s() + TIMEOUT_S + 3 * PERIOD_S
+    assert h.spin_until(lambda: min(side[-1][0] for side in h.thrust.values()) >= t_deadline,
+                        3.0, odom_rate_hz=50.0)
     assert h.nav.odom_monitor.rejected["non_finite"] >= 5
     assert h.last_thrust() == (0.0, 0.0)
     assert h.all_thrust_ok()
@@ -169,8 +176,7 @@ def test_thrust_is_zero_within_the_timeout_after_odometry_stops(harness):
     t_zero = next(t for t, v in h.thrust["left"][n:] if v == 0.0)  # left pushes (20 m ahead)
     assert TIMEOUT_S - PERIOD_S < t_zero - t_last <= TIMEOUT_S + PERIOD_S + LATENCY_S
     n_zero = len(h.thrust["left"])
-    h.spin_until(lambda: False, 4 * PERIOD_S)
-    assert len(h.thrust["left"]) > n_zero               # the safe output keeps coming
+    assert h.spin_until(lambda: len(h.thrust["left"]) >= n_zero + 4, 2.0)  # it keeps coming
     assert all(v == 0.0 for _, v in h.thrust["left"][n_zero - 1:])
 
 
@@ -179,13 +185,14 @@ def test_bad_command_is_rejected_and_the_previous_kept(harness):
     h.start()
     h.command(GuidanceCommand.MODE_STATION_KEEP, station=(5.0, 0.0), plan_id=1)
     assert h.spin_until(lambda: h.nav._command is not None, 2.0)
-    h.command(GuidanceCommand.MODE_FOLLOW_PATH, [(0.0, 0.0), (math.nan, 1.0)], plan_id=2)
-    h.command(GuidanceCommand.MODE_FOLLOW_PATH, [(0.0, 0.0), (1.0, 1.0)], speed=-1.0,
-              plan_id=3)
-    h.command(9, plan_id=4)
-    assert h.spin_until(lambda: h.nav.command_monitor.rejected["invalid"] >= 1, 2.0)
-    h.spin_until(lambda: False, 0.2)
-    assert h.nav._command.plan_id == 1
+    bad = [dict(mode=GuidanceCommand.MODE_FOLLOW_PATH, path=[(0.0, 0.0), (math.nan, 1.0)]),
+           dict(mode=GuidanceCommand.MODE_FOLLOW_PATH, path=[(0.0, 0.0), (1.0, 1.0)],
+                speed=-1.0),
+           dict(mode=9)]
+    for n, fields in enumerate(bad, start=1):
+        h.command(plan_id=n + 1, **fields)  # one at a time: the subscription keeps the last
+        assert h.spin_until(lambda n=n: h.nav.command_monitor.rejected["invalid"] == n, 2.0)
+        assert h.nav._command.plan_id == 1
 
 
 def test_encounter_published_for_a_target_on_collision_course(harness):
@@ -223,9 +230,14 @@ def test_deactivate_publishes_zero(harness):
     h.start()
     h.command(GuidanceCommand.MODE_STATION_KEEP, station=(20.0, 0.0))
     assert h.spin_until(h.pushing, 3.0, odom_rate_hz=50.0)
+    n = len(h.thrust["left"])
     assert h.nav.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
-    h.spin_until(lambda: False, 3 * PERIOD_S, odom_rate_hz=50.0)
-    assert h.last_thrust() == (0.0, 0.0)
+    # Odometry keeps coming; a control timer still running would push again within the
+    # 3 periods after which the navigator is still taking odometry.
+    t_deactivated = h.nav.now_s()
+    assert h.spin_until(lambda: h.odom_handled_since(t_deactivated + 3 * PERIOD_S), 2.0,
+                        odom_rate_hz=50.0)
+    assert len(h.thrust["left"]) > n and h.last_thrust() == (0.0, 0.0)
 
 
 def test_default_params_file_is_complete_and_valid():

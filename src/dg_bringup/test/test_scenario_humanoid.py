@@ -465,14 +465,21 @@ def test_mission_node_sends_goals_on_walking_states_and_reports_success(
         script = [(0.0, "standing", 0.0, 0.0), (0.1, "walking", 0.1, 0.0),
                   (3.0, "standing", 1.0, 0.05), (3.1, "walking", 1.0, 0.1),
                   (6.0, "standing", 1.0, 0.9)]
-        pub.publish(state(0.0, "standing", 9.0, 9.0, frame="odom"))   # rejected: frame
+        monitor = node.state_monitor
+
+        def publish_and_wait(msg):
+            """Publish a walking state; return once the node has taken (or rejected) it."""
+            n = monitor.received + sum(monitor.rejected.values())
+            pub.publish(msg)
+            assert spin_until(ex, lambda: monitor.received + sum(monitor.rejected.values())
+                              > n, 10.0)
+
+        publish_and_wait(state(0.0, "standing", 9.0, 9.0, frame="odom"))   # rejected: frame
         for k, (t, mode, x, y) in enumerate(script):
-            pub.publish(state(t, mode, x, y))
+            publish_and_wait(state(t, mode, x, y))
             want = {0: 1, 2: 2}.get(k)
             if want is not None:
                 assert spin_until(ex, lambda w=want: len(goals) >= w, 10.0), (k, len(goals))
-            else:
-                spin_until(ex, lambda: False, 0.1)
         assert spin_until(ex, lambda: progress and progress[-1].state == 3, 10.0)
         assert [(g.pose.position.x, g.pose.position.y) for g in goals] == [(1.0, 0.0),
                                                                          (1.0, 1.0)]

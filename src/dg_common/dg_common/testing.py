@@ -37,8 +37,10 @@ def spin_until(executor: Executor, condition: Callable[[], bool], timeout_s: flo
     """Spin ``executor`` until ``condition()`` holds (True) or ``timeout_s`` [s] passed (False).
 
     ``each()`` runs before every spin (a test that plays a sensor publishes there);
-    ``period_s`` bounds how long one spin waits for work [s]. The one way tests wait on ROS:
-    a negative assertion waits on the condition that would have happened, with this too.
+    ``period_s`` bounds how long one spin waits for work [s]. The one way tests wait on ROS,
+    never a fixed time: a negative assertion ("nothing was sent") first waits here for the
+    evidence that the node has handled the input or passed the deadline (its input counter
+    moved, a later message on the same topic came, its published stamps passed the deadline).
     """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

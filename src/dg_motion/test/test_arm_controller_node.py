@@ -20,6 +20,7 @@ from rclpy.qos import QoSProfile
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from dg_common.sim_time import stamp_to_s
 from dg_common.testing import spin_until
 from dg_motion.nodes.arm_controller_node import UR5_JOINTS, ArmControllerNode
 
@@ -86,6 +87,14 @@ class Harness:
         assert spin_until(self.executor, fut.done, timeout_s)
         return fut.result()
 
+    def loop_time_s(self):
+        """Loop time [s] of the latest /joint_states sample."""
+        return stamp_to_s(self.states[-1].header.stamp)
+
+    def spin_loop_until(self, t_s, timeout_s=5.0):
+        """Spin until a /joint_states sample stamped at loop time ``t_s`` [s] or later came."""
+        return spin_until(self.executor, lambda: self.loop_time_s() >= t_s, timeout_s)
+
     def velocities(self, start=0):
         return np.array([s.velocity for s in self.states[start:]])
 
@@ -123,7 +132,8 @@ def test_goal_completes_within_tolerance_and_bad_goals_are_refused_with_reason(h
     res = h.result(h.send_goal(trajectory([(1.0, [0, 0, 3.5, 0, 0, 0])])))
     assert res.result.error_code == RESULT.INVALID_GOAL
     assert "elbow_joint" in res.result.error_string
-    spin_until(h.executor, lambda: False, 0.1)
+    # The loop's samples for 0.1 s after the last refusal: the arm stayed where it was.
+    assert h.spin_loop_until(h.loop_time_s() + 0.1)
     held = np.array([s.position for s in h.states[n:]])
     assert np.abs(held - target).max() <= 0.01
     assert np.all(np.isfinite(held))
@@ -132,13 +142,15 @@ def test_goal_completes_within_tolerance_and_bad_goals_are_refused_with_reason(h
 def test_topic_stream_that_stops_brakes_to_a_hold(harness):
     h = harness
     h.start()
-    # A slow stream: each message asks to keep moving for 2 s, refreshed every 50 ms.
-    t_stream_end = None
+    # A slow stream: each message asks to keep moving for 2 s, refreshed every 50 ms of loop
+    # time (each sent once the node has taken the previous one).
+    taken = h.node.topic_monitor
     for k in range(10):
         q = 0.02 * k
         h.traj_pub.publish(trajectory([(2.0, [q + 1.0] * 6)]))
-        spin_until(h.executor, lambda: False, 0.05)
-    t_stream_end = h.node.loop.snapshot().t_s
+        assert spin_until(h.executor, lambda k=k: taken.received == k + 1, 5.0)
+        t_stream_end = h.loop_time_s() + 0.05   # when the next one is due
+        assert h.spin_loop_until(t_stream_end)
     n = len(h.states)
     moving = np.abs(h.velocities(n - 3)).max()
     assert moving > 0.05  # it was moving when the stream stopped
@@ -151,7 +163,7 @@ def test_topic_stream_that_stops_brakes_to_a_hold(harness):
     # Still moving until the timeout, stopped within the timeout + a jerk-limited brake.
     assert TIMEOUT_S - 0.06 < first_zero - t_stream_end < TIMEOUT_S + 1.0
     q_hold = np.array(h.states[-1].position)
-    spin_until(h.executor, lambda: False, 0.2)
+    assert h.spin_loop_until(h.loop_time_s() + 0.2)  # it holds 0.2 s on
     assert np.abs(np.array(h.states[-1].position) - q_hold).max() == 0.0
 
 

@@ -22,6 +22,7 @@ from tf2_msgs.msg import TFMessage  # noqa: E402
 
 from dg_common.geodesy import Datum, GeodesyError, enu_to_geodetic  # noqa: E402
 from dg_common.param_schema import ParameterError  # noqa: E402
+from dg_common.testing import spin_until  # noqa: E402
 from dg_sim.ground_vehicle.bridge_config import (  # noqa: E402
     GROUND_VEHICLE_STREAMS,
     BridgeConfigError,
@@ -304,16 +305,15 @@ def sim(context, executor):
 
 def drive_until(executor, io, condition, timeout_s, cmd=None):
     """Spin, publishing ``cmd`` = (v, w) at 20 Hz if given, until condition() or timeout."""
-    deadline = time.monotonic() + timeout_s
     next_cmd = time.monotonic()
-    while time.monotonic() < deadline:
+
+    def send():
+        nonlocal next_cmd
         if cmd is not None and time.monotonic() >= next_cmd:
             io.cmd(*cmd)
             next_cmd += 0.05
-        executor.spin_once(timeout_sec=0.002)
-        if condition():
-            return True
-    return False
+
+    return spin_until(executor, condition, timeout_s, each=send, period_s=0.002)
 
 
 def test_vehicle_stops_within_cmd_timeout_when_commands_stop(sim, executor):
@@ -328,8 +328,9 @@ def test_vehicle_stops_within_cmd_timeout_when_commands_stop(sim, executor):
     brake_s = 0.5 / ACCEL_MPS2
     assert t_stop - t_last_cmd <= CMD_TIMEOUT_S + brake_s + 2.0 / RATE_HZ + 0.05
     assert min(m.twist.twist.linear.x for m in io.truth[n:]) >= 0.0  # braked, no reverse
-    stopped = io.truth[-1].pose.pose.position
-    drive_until(executor, io, lambda: False, 0.2)
+    stopped, n_stopped = io.truth[-1].pose.pose.position, len(io.truth)
+    # 10 more simulation steps (0.2 s at rate_hz) without commands: it stays where it is.
+    assert drive_until(executor, io, lambda: len(io.truth) >= n_stopped + 10, 3.0)
     assert io.truth[-1].pose.pose.position == stopped
     assert io.truth[-1].twist.twist.angular.z == 0.0
     status = vehicle.diagnostics.status()
@@ -344,7 +345,9 @@ def test_nan_command_is_rejected(sim, executor):
         io.cmd(v, w)  # one at a time: the command subscription keeps only the last
         assert drive_until(executor, io,
                            lambda n=n: vehicle.cmd_monitor.rejected["non_finite"] == n, 3.0)
-    drive_until(executor, io, lambda: False, 0.2)
+    # 10 simulation steps after the last rejection: the vehicle never moved.
+    n_rejected = len(io.truth)
+    assert drive_until(executor, io, lambda: len(io.truth) >= n_rejected + 10, 3.0)
     assert all(m.twist.twist.linear.x == 0.0 for m in io.truth)
     assert all(math.isfinite(m.pose.pose.position.x) for m in io.odom)
     assert vehicle.cmd_monitor.received == 0

@@ -5,7 +5,6 @@ targets, so the simulator's lockstep hand-shake runs as it does with the real co
 """
 
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -75,11 +74,6 @@ class Controller:
         if not spin_until(self.executor, condition, timeout_s, period_s=0.005):
             pytest.fail(f"condition not met within {timeout_s} s")
 
-    def spin_for(self, wall_s):
-        end = time.monotonic() + wall_s
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.005)
-
     def sim_time(self):
         return stamp_to_s(self.out["clock"][-1].clock) if self.out["clock"] else 0.0
 
@@ -103,8 +97,12 @@ def rig(context, executor):
 def test_publishes_sensor_and_truth_topics_in_lockstep(rig):
     sim, ctl = rig(push_times_s=[0.2], push_forces_n=[40.0, 0.0, 0.0], push_duration_s=0.05)
     ctl.spin_until(lambda: ctl.sim_time() >= 0.5)
-    ctl.spin_for(0.05)
     out = ctl.out
+    # /clock goes out after a step's data: wait for each stream's sample of that step.
+    t_s = ctl.sim_time()
+    ctl.spin_until(lambda: out["fallen"] and all(
+        out[k] and stamp_to_s(out[k][-1].header.stamp) >= t_s
+        for k in ("joints", "imu", "left", "right", "truth", "com", "zmp")))
     js = out["joints"][-1]
     assert list(js.name) == list(LEG_JOINTS)
     assert len(js.position) == len(js.velocity) == len(js.effort) == 12
@@ -148,13 +146,14 @@ def test_holds_the_clock_when_commands_stop_and_keeps_the_last_targets(rig):
     sim, ctl = rig(command_timeout_s=0.25)
     ctl.spin_until(lambda: ctl.sim_time() >= 0.1)     # lockstep running
     ctl.answer = False
-    ctl.spin_for(0.1)
+    missed = sim.missed_commands
+    ctl.spin_until(lambda: sim.missed_commands > missed)  # the answers in flight are used up
     t0, missed0 = ctl.sim_time(), sim.missed_commands
-    ctl.spin_for(1.0)
-    # at most one step per timeout (plus the one in flight) instead of 200 steps at rtf 50
+    ctl.spin_until(lambda: sim.missed_commands >= missed0 + 4)
+    # one step per missed command (give or take the /clock of a step still on its way at
+    # either end) instead of a step every 0.1 ms of wall time at rtf 50
     steps = round((ctl.sim_time() - t0) / STEP_S)
-    assert 2 <= steps <= 6
-    assert sim.missed_commands - missed0 >= steps - 1
+    assert 3 <= steps <= 5
     assert list(sim.sim.targets()) == pytest.approx(ctl.targets)
     status = {v.key: v.value for v in sim.diagnostics.status().values}
     assert int(status["missed_commands"]) >= 2

@@ -21,7 +21,7 @@ from dg_common.param_schema import ParameterError, validate
 from dg_common.sim_time import stamp_to_ns
 from dg_common.testing import spin_until
 from dg_interfaces.msg import InspectionResult, MissionProgress
-from dg_sim.nodes.inspection_cell_node import SCHEMA, InspectionCellNode
+from dg_sim.nodes.inspection_cell_node import SCHEMA, TICK_S, InspectionCellNode
 
 NS = "/inspection"
 SMALL = {"image_width_px": 640, "image_height_px": 480, "supersample": 2,
@@ -49,27 +49,32 @@ class Station:
         executor.add_node(cell)
         executor.add_node(self.node)
         self.t_ns = 0
+        self.tick = next(t for t in cell.timers if t.timer_period_ns == round(TICK_S * 1e9))
 
-    def advance(self, until_s, step_s=0.05):
+    def advance(self, until_s):
+        """Step /clock to ``until_s`` [s] one cell tick at a time, each once the tick ran."""
         while self.t_ns < round(until_s * 1e9):
-            self.t_ns += round(step_s * 1e9)
+            self.t_ns += round(TICK_S * 1e9)
             self.clock_pub.publish(Clock(clock=Time(sec=self.t_ns // 1_000_000_000,
                                                     nanosec=self.t_ns % 1_000_000_000)))
             t = self.t_ns * 1e-9
-            if not spin_until(self.executor, lambda t=t: self.cell.now_s() >= t - 1e-9, 10.0):
-                pytest.fail(f"the cell's clock did not reach {t:.2f} s within 10 s")
-            for _ in range(3):
-                self.executor.spin_once(timeout_sec=0.001)
+            if not spin_until(self.executor, lambda t=t: self.cell.now_s() >= t - 1e-9
+                              and not self.tick.is_ready(), 10.0):
+                pytest.fail(f"the cell's tick at {t:.2f} s did not run within 10 s")
+
+    def spin_until(self, condition, timeout_s=5.0):
+        if not spin_until(self.executor, condition, timeout_s):
+            pytest.fail(f"condition not met within {timeout_s} s")
+
+    def wait_progress(self, state=MissionProgress.STATE_SUCCEEDED):
+        """Spin until the cell's progress says ``state``."""
+        self.spin_until(lambda: bool(self.progress) and self.progress[-1].state == state)
 
     def answer(self, image_msg, ok=True):
         r = InspectionResult()
         r.header = image_msg.header
         r.ok = ok
         self.result_pub.publish(r)
-
-    def settle(self):
-        for _ in range(50):
-            self.executor.spin_once(timeout_sec=0.002)
 
 
 def make_cell(context, **params):
@@ -88,12 +93,10 @@ def stamp_ns(msg):
 def test_free_running_line_publishes_consistent_parts_and_succeeds(context, executor):
     cell = make_cell(context, result_topic="", encoding="mono8")
     st = Station(context, executor, cell, with_result_pub=False)
-    st.advance(0.2)
-    assert st.out["image_raw"] == []          # nothing before the first part is due
     st.advance(4.0)
-    st.settle()
     out = st.out
-    assert [len(out[k]) for k in out] == [3, 3, 3, 3]
+    st.spin_until(lambda: [len(out[k]) for k in out] == [3, 3, 3, 3])
+    assert stamp_ns(out["image_raw"][0]) >= 0.5e9   # nothing before start_delay_s
     for img, info, cloud, gt in zip(*out.values(), strict=True):
         truth = json.loads(gt.data)
         # One stamp for the part on every topic (and in the ground truth's JSON).
@@ -113,8 +116,7 @@ def test_free_running_line_publishes_consistent_parts_and_succeeds(context, exec
     gaps = np.diff([g["stamp_ns"] for g in gts]) * 1e-9
     assert np.all(gaps >= 1.0 - 1e-6) and np.all(gaps < 1.2)   # part_period_s
     st.advance(5.0)
-    st.settle()
-    assert st.progress[-1].state == MissionProgress.STATE_SUCCEEDED
+    st.wait_progress()
     assert (st.progress[-1].completed, st.progress[-1].total) == (3, 3)
     assert len(st.out["image_raw"]) == 3       # no part after n_parts
     cell.destroy_node()
@@ -124,24 +126,19 @@ def test_handshake_waits_for_each_result_and_times_out(context, executor):
     cell = make_cell(context, result_topic="result", result_timeout_s=2.0, n_parts=2)
     st = Station(context, executor, cell)
     st.advance(1.0)
-    st.settle()
-    assert len(st.out["image_raw"]) == 1
-    first = st.out["image_raw"][0]
+    images = st.out["image_raw"]
+    st.spin_until(lambda: len(images) == 1)
+    first = images[0]
     assert first.encoding == "bgr8" and first.step == 3 * 640
-    st.advance(1.9)          # no result yet: the line holds although part_period_s passed
-    st.settle()
-    assert len(st.out["image_raw"]) == 1
+    st.advance(1.9)          # no result yet: the line holds although part_period_s passed ...
     st.answer(first, ok=True)
     st.advance(2.2)
-    st.settle()
-    assert len(st.out["image_raw"]) == 2       # the result released the next part
+    st.spin_until(lambda: len(images) == 2)
+    assert stamp_ns(images[1]) > 1.9e9      # ... until the result released the next part
     # Part 2 gets no result: after result_timeout_s the line gives up and finishes.
-    st.advance(3.0)
-    st.settle()
-    assert st.progress[-1].state != MissionProgress.STATE_SUCCEEDED
     st.advance(5.0)
-    st.settle()
-    assert st.progress[-1].state == MissionProgress.STATE_SUCCEEDED
+    st.wait_progress()
+    assert stamp_ns(st.progress[-1]) >= stamp_ns(images[1]) + 2.0e9
     assert "1 without result" in st.progress[-1].detail
     status = {v.key: v.value for v in cell.diagnostics.status().values}
     assert status["timeouts"] == "1" and status["parts_inspected"] == "1"
@@ -153,9 +150,8 @@ def test_line_stops_when_the_station_stops_answering(context, executor):
                      part_period_s=0.5, max_consecutive_timeouts=2)
     st = Station(context, executor, cell)
     st.advance(6.0)
-    st.settle()
+    st.wait_progress(MissionProgress.STATE_FAILED)
     assert len(st.out["image_raw"]) == 2       # two parts unanswered, then the line stops
-    assert st.progress[-1].state == MissionProgress.STATE_FAILED
     assert "did not answer 2 parts in a row" in st.progress[-1].detail
     cell.destroy_node()
 
@@ -163,10 +159,10 @@ def test_line_stops_when_the_station_stops_answering(context, executor):
 def test_handshake_waits_for_a_station(context, executor):
     cell = make_cell(context, result_topic="result")
     st = Station(context, executor, cell, with_result_pub=False)
-    st.advance(3.0)
-    st.settle()
-    assert st.out["image_raw"] == []           # nobody publishes results: no parts
-    assert st.progress[-1].state == MissionProgress.STATE_IDLE
+    st.advance(3.0)                            # the cell ticked through 3 s ...
+    assert cell._started_s is None             # ... without a station: the line never started
+    st.wait_progress(MissionProgress.STATE_IDLE)
+    assert st.out["image_raw"] == []
     cell.destroy_node()
 
 
@@ -186,8 +182,7 @@ def test_without_points_the_line_runs_on_the_camera_alone(context, executor):
                      wait_for=["image_raw", "camera_info"])
     st = Station(context, executor, cell, with_result_pub=False)
     st.advance(1.0)
-    st.settle()
-    assert len(st.out["image_raw"]) == len(st.out["camera_info"]) == 1
+    st.spin_until(lambda: len(st.out["image_raw"]) == len(st.out["camera_info"]) == 1)
     assert st.out["points"] == [] and cell.count_publishers(f"{NS}/points") == 0
     cell.destroy_node()
 
