@@ -172,7 +172,7 @@ def _plot_track(path: Path, mission: Any, own: np.ndarray, traffic: dict[str, np
     ax.set_title("Survey track over the reservoir")
     ax.legend(loc="upper left", fontsize=7, bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -190,7 +190,7 @@ def _plot_coverage(path: Path, mission: Any, coverable: Any, swept: Any,
     ax.set_title(f"Coverage of the surveyable water: {100 * coverage:.2f} %")
     ax.legend(loc="upper left", fontsize=8, bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
