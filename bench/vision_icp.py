@@ -59,6 +59,7 @@ from _vision3d import full_scan, move, pose_error, small_pose  # noqa: E402
 
 from dg_vision.inspect3d.cad import example_part  # noqa: E402
 from dg_vision.inspect3d.registration import prepare_cad, register_to_cad  # noqa: E402
+from dg_vision.inspect3d.registration.icp import _STAGES  # noqa: E402
 
 NAME = "vision_icp"
 TRIALS = 50
@@ -69,10 +70,11 @@ SIGMA_MM = 0.02
 GOAL_MS = 100.0
 GOAL_ROT_DEG = 0.1
 GOAL_TRANS_MM = 0.05
-#: register_to_cad's coarse-to-fine schedule, given to the reference: (points, gate and
-#: Tukey k as fractions of the widest gate 0.1 x CAD diagonal, iterations); subsamples are
-#: the first points of ``default_rng(0).permutation`` (ours with its default seed 0).
-SCHEDULE = ((1500, 1.0, 1.0 / 4.0, 40), (5000, 1.0 / 4.0, 1.0 / 16.0, 20))
+#: register_to_cad's own coarse-to-fine schedule (read from it, not copied), given to the
+#: reference: (points, gate and Tukey k as fractions of the widest gate 0.1 x CAD diagonal,
+#: iterations); subsamples are the first points of ``default_rng(0).permutation`` (ours with
+#: its default seed 0).
+SCHEDULE = _STAGES
 #: Gate of the last stage on every point: our last step's max(gate / 16, 4 x inlier_mm 0.5).
 FINAL_GATE_MM = 2.0
 #: The reference's last stage, chosen by --tune: (kernel, k in noise sigmas, iterations).
