@@ -8,6 +8,7 @@ import time
 import pytest
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
@@ -170,8 +171,11 @@ def test_rtf_meter_measures_per_window():
 
 def test_clock_node_publishes_every_step_and_exits_after_duration(context, executor,
                                                                   spin_until, node_env):
-    """The node as a process: /clock on a 10 ms grid up to 1 s, then exit code 0.
+    """The node as a process: /clock on a 10 ms grid up to 1 s of sim time, then exit code 0.
 
+    Discovery between two processes can take one announcement period (3 s in Fast DDS), so
+    the node starts slow (rtf 0.05) and the test speeds it up over the parameter service
+    once the first /clock arrived: every later step must arrive, the last one included.
     ``use_sim_time:=true`` is passed on purpose: the source of time must ignore it.
     """
     listener = Node("clock_listener", context=context)
@@ -183,20 +187,29 @@ def test_clock_node_publishes_every_step_and_exits_after_duration(context, execu
     executor.add_node(listener)
     proc = subprocess.Popen(
         [sys.executable, "-c", "from dg_sim.nodes.clock_node import main; main()",
-         "--ros-args", "-p", "rtf:=2.0", "-p", "step_s:=0.01", "-p", "start_s:=3.0",
+         "--ros-args", "-p", "rtf:=0.05", "-p", "step_s:=0.01", "-p", "start_s:=3.0",
          "-p", "duration_s:=1.0", "-p", "use_sim_time:=true"],
         env=node_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        spin_until(lambda: bool(received) or proc.poll() is not None, 15.0)
+        assert received, "no /clock before the node ended"
+        client = AsyncParameterClient(listener, "clock")
+        assert client.wait_for_services(timeout_sec=10.0)
+        future = client.set_parameters([Parameter("rtf", value=2.0)])
+        spin_until(future.done, 10.0)
+        assert future.result().results[0].successful
         spin_until(lambda: proc.poll() is not None, 15.0)
     finally:
         proc.kill()
         output = proc.communicate()[0]
     assert proc.returncode == 0, output
-    spin_until(lambda: received and received[-1] >= 4.0 - 1e-9, 10.0)
-    assert received[-1] == pytest.approx(4.0)
+    spin_until(lambda: received[-1] >= 4.0 - 1e-9, 10.0)
+    assert received[0] < 3.5 and received[-1] == pytest.approx(4.0)
     gaps = [b - a for a, b in zip(received, received[1:], strict=False)]
     assert gaps == pytest.approx([0.01] * len(gaps))  # reliable: no step missing once matched
     assert "use_sim_time:=true ignored" in output
+    assert "real-time factor set to 2.0" in output
+    assert "not acknowledged" not in output, output
     listener.destroy_node()
 
 

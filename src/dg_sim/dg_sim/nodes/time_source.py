@@ -33,7 +33,9 @@ RTF_WINDOW_S = 1.0
 RTF_WARN_RATIO = 0.9
 #: A time source that reaches its end waits this long [wall s] for its reliable subscribers
 #: to acknowledge the last steps (Fast DDS's TCP transport drops what is in flight at exit).
-ACK_TIMEOUT_S = 1.0
+#: Readers acknowledge when the writer's periodic heartbeat asks, every 3 s by default in
+#: Fast DDS, so a shorter wait ends before the acknowledgement of delivered steps arrives.
+ACK_TIMEOUT_S = 3.5
 
 
 class TimeSource:
